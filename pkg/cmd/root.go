@@ -1,0 +1,68 @@
+// Package cmd builds the `kubectl dgdr` command tree from one Options value.
+// Nothing below it reads os.Std* or package globals, so tests run the real root.
+package cmd
+
+import (
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/utils/clock"
+
+	// Auth providers (OIDC, exec, ...), as krew's best practices ask.
+	_ "k8s.io/client-go/plugin/pkg/client/auth"
+
+	estimatecmd "github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/estimate"
+	versioncmd "github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/version"
+)
+
+// Options is everything the command tree needs from its environment.
+type Options struct {
+	ConfigFlags *genericclioptions.ConfigFlags
+	IOStreams   genericiooptions.IOStreams
+	Clock       clock.PassiveClock
+}
+
+// Command groups, as `kubectl dgdr --help` shows them.
+const (
+	groupProfiling  = "profiling"
+	groupInspection = "inspection"
+	groupOther      = "other"
+)
+
+// NewRootCmd builds `kubectl dgdr` and all its verbs.
+func NewRootCmd(o Options) *cobra.Command {
+	if o.ConfigFlags == nil {
+		o.ConfigFlags = genericclioptions.NewConfigFlags(true).WithDiscoveryQPS(50).WithWarningPrinter(o.IOStreams)
+	}
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	root := &cobra.Command{
+		Use:   "kubectl-dgdr",
+		Short: "Turn an LLM latency SLA into a Dynamo deployment",
+		Long: `kubectl dgdr profiles a DynamoGraphDeploymentRequest (DGDR): it finds the prefill and decode
+parallelism with the highest throughput per GPU that meets a TTFT/ITL SLA, and emits the
+DynamoGraphDeployment and the SLA planner's data.`,
+		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl dgdr"},
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(o.IOStreams.Out)
+	root.SetErr(o.IOStreams.ErrOut)
+	o.ConfigFlags.AddFlags(root.PersistentFlags())
+	root.AddGroup(
+		&cobra.Group{ID: groupProfiling, Title: "Profiling:"},
+		&cobra.Group{ID: groupInspection, Title: "Inspection:"},
+		&cobra.Group{ID: groupOther, Title: "Other:"},
+	)
+	root.SetCompletionCommandGroupID(groupOther)
+	root.SetHelpCommandGroupID(groupOther)
+
+	add := func(group string, c *cobra.Command) {
+		c.GroupID = group
+		root.AddCommand(c)
+	}
+	add(groupProfiling, estimatecmd.NewCmd(o.IOStreams))
+	add(groupOther, versioncmd.NewCmd(o.IOStreams))
+	return root
+}

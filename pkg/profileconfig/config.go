@@ -1,0 +1,284 @@
+// Package profileconfig is a view over the free-form
+// spec.profilingConfig.config of a DGDR. It looks keys up camelCase first and
+// snake_case second, as the profiler does, reports type errors with full field
+// paths, and edits the document without renaming, reordering or dropping keys.
+package profileconfig
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/yaml"
+)
+
+// BasePath is the field path of the config inside a DGDR.
+var BasePath = field.NewPath("spec", "profilingConfig", "config")
+
+// Config wraps the decoded document. Numbers are json.Number, so an integer
+// stays an integer (200, not 200.0) when it is forwarded to the planner.
+type Config struct {
+	Root map[string]any
+}
+
+// parseErrorText is the profiler's message for an unparsable config.
+const parseErrorText = "Failed to parse config string. Expected Python dict literal, YAML, or JSON format. Examples: {'sla': {'isl': 3000}} or sla: {isl: 3000}"
+
+// Parse reads a YAML or JSON object. Python-style literals (single quotes,
+// True/False/None) are accepted as the profiler accepts them.
+func Parse(data []byte) (*Config, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return &Config{Root: map[string]any{}}, nil
+	}
+	c, err := parseYAML(data)
+	if err == nil {
+		return c, nil
+	}
+	if c2, err2 := parseYAML(pythonToYAML(data)); err2 == nil {
+		return c2, nil
+	}
+	return nil, fmt.Errorf("%s: %v", parseErrorText, err)
+}
+
+func parseYAML(data []byte) (*Config, error) {
+	j, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return nil, err
+	}
+	return decodeJSON(j)
+}
+
+var pyLiteral = regexp.MustCompile(`\bTrue\b|\bFalse\b|\bNone\b|'`)
+
+// pythonToYAML turns the common Python dict-literal spellings into YAML flow syntax.
+func pythonToYAML(data []byte) []byte {
+	return pyLiteral.ReplaceAllFunc(data, func(m []byte) []byte {
+		switch string(m) {
+		case "True":
+			return []byte("true")
+		case "False":
+			return []byte("false")
+		case "None":
+			return []byte("null")
+		}
+		return []byte(`"`)
+	})
+}
+
+func decodeJSON(j []byte) (*Config, error) {
+	dec := json.NewDecoder(bytes.NewReader(j))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if v == nil {
+		return &Config{Root: map[string]any{}}, nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("the config must be an object, got %s", typeName(v))
+	}
+	return &Config{Root: m}, nil
+}
+
+// FromJSON decodes spec.profilingConfig.config. A nil value is an empty config.
+func FromJSON(j *apiextensionsv1.JSON) (*Config, error) {
+	if j == nil || len(j.Raw) == 0 || string(j.Raw) == "null" {
+		return &Config{Root: map[string]any{}}, nil
+	}
+	return decodeJSON(j.Raw)
+}
+
+// JSON encodes the config for spec.profilingConfig.config.
+func (c *Config) JSON() (*apiextensionsv1.JSON, error) {
+	b, err := json.Marshal(c.Root)
+	if err != nil {
+		return nil, err
+	}
+	return &apiextensionsv1.JSON{Raw: b}, nil
+}
+
+// DeepCopy returns an independent copy.
+func (c *Config) DeepCopy() *Config {
+	return &Config{Root: deepCopy(c.Root).(map[string]any)}
+}
+
+func deepCopy(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(t))
+		for k, x := range t {
+			m[k] = deepCopy(x)
+		}
+		return m
+	case []any:
+		s := make([]any, len(t))
+		for i, x := range t {
+			s[i] = deepCopy(x)
+		}
+		return s
+	}
+	return v
+}
+
+// Key names one setting: its section ("" for the top level) and its two spellings.
+type Key struct {
+	Section string
+	Camel   string
+	Snake   string
+}
+
+// Path is the field path of the key under the spelling given.
+func (k Key) Path(spelling string) *field.Path {
+	p := BasePath
+	if k.Section != "" {
+		p = p.Child(k.Section)
+	}
+	return p.Child(spelling)
+}
+
+// String is the dotted camelCase name, e.g. "sla.ttft".
+func (k Key) String() string {
+	if k.Section == "" {
+		return k.Camel
+	}
+	return k.Section + "." + k.Camel
+}
+
+// spellings lists the distinct spellings, camelCase first.
+func (k Key) spellings() []string {
+	if k.Snake == "" || k.Snake == k.Camel {
+		return []string{k.Camel}
+	}
+	return []string{k.Camel, k.Snake}
+}
+
+// SectionMap returns a section, nil when absent, or an error when it is not
+// an object (the upstream "must be an object" message, with the path).
+func (c *Config) SectionMap(name string) (map[string]any, *field.Error) {
+	v, ok := c.Root[name]
+	if !ok || v == nil {
+		return nil, nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, field.Invalid(BasePath.Child(name), v,
+			fmt.Sprintf("profilingConfig.config.%s must be an object, got %s", name, typeName(v)))
+	}
+	return m, nil
+}
+
+// Lookup returns the first non-null value of the key, camelCase first, with
+// the spelling that held it.
+func (c *Config) Lookup(k Key) (value any, spelling string, ok bool) {
+	m := c.Root
+	if k.Section != "" {
+		var err *field.Error
+		if m, err = c.SectionMap(k.Section); err != nil || m == nil {
+			return nil, "", false
+		}
+	}
+	for _, s := range k.spellings() {
+		if v, found := m[s]; found && v != nil {
+			return v, s, true
+		}
+	}
+	return nil, "", false
+}
+
+// Set writes the key under the spelling already present, or under the
+// spelling the rest of its section uses, so no second spelling is created.
+func (c *Config) Set(k Key, v any) error {
+	m := c.Root
+	if k.Section != "" {
+		sec, err := c.SectionMap(k.Section)
+		if err != nil {
+			return err
+		}
+		if sec == nil {
+			sec = map[string]any{}
+			c.Root[k.Section] = sec
+		}
+		m = sec
+	}
+	for _, s := range k.spellings() {
+		if _, found := m[s]; found {
+			m[s] = v
+			return nil
+		}
+	}
+	m[c.preferredSpelling(k, m)] = v
+	return nil
+}
+
+// preferredSpelling follows the section's style, then the document's; snake
+// case (the documented samples' style) when nothing tells.
+func (c *Config) preferredSpelling(k Key, section map[string]any) string {
+	if k.Snake == "" {
+		return k.Camel
+	}
+	if style := styleOf(section); style != "" {
+		return pick(k, style)
+	}
+	var walk func(map[string]any) string
+	walk = func(m map[string]any) string {
+		if s := styleOf(m); s != "" {
+			return s
+		}
+		for _, v := range m {
+			if sub, ok := v.(map[string]any); ok {
+				if s := walk(sub); s != "" {
+					return s
+				}
+			}
+		}
+		return ""
+	}
+	if style := walk(c.Root); style != "" {
+		return pick(k, style)
+	}
+	return k.Snake
+}
+
+func pick(k Key, style string) string {
+	if style == "camel" {
+		return k.Camel
+	}
+	return k.Snake
+}
+
+func styleOf(m map[string]any) string {
+	for key := range m {
+		switch {
+		case strings.Contains(key, "_"):
+			return "snake"
+		case strings.ToLower(key) != key:
+			return "camel"
+		}
+	}
+	return ""
+}
+
+// typeName names a decoded JSON value's type the way users think of it.
+func typeName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case map[string]any:
+		return "object"
+	case []any:
+		return "list"
+	case string:
+		return "string"
+	case bool:
+		return "boolean"
+	case json.Number, float64, int, int64:
+		return "number"
+	}
+	return fmt.Sprintf("%T", v)
+}

@@ -1,0 +1,179 @@
+package profileconfig
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// Int reads an integer. A number written as a string, or a fraction, is an
+// error that says how to write it.
+func (c *Config) Int(k Key) (int64, bool, *field.Error) {
+	v, s, ok := c.Lookup(k)
+	if !ok {
+		return 0, false, nil
+	}
+	p := k.Path(s)
+	switch t := v.(type) {
+	case json.Number:
+		if i, err := t.Int64(); err == nil {
+			return i, true, nil
+		}
+		if f, err := t.Float64(); err == nil && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+			return int64(f), true, nil
+		}
+		return 0, true, field.Invalid(p, v, fmt.Sprintf("%s must be an integer; write a whole number such as %s: %d", k.String(), s, int64(roundOr0(t))))
+	case string:
+		return 0, true, field.Invalid(p, v, fmt.Sprintf("%s must be an integer, not a string; remove the quotes (%s: %s)", k.String(), s, strings.TrimSpace(t)))
+	}
+	return 0, true, field.Invalid(p, v, fmt.Sprintf("%s must be an integer, got %s", k.String(), typeName(v)))
+}
+
+func roundOr0(n json.Number) float64 {
+	f, err := n.Float64()
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0
+	}
+	return math.Round(f)
+}
+
+// Float reads a finite number.
+func (c *Config) Float(k Key) (float64, bool, *field.Error) {
+	v, s, ok := c.Lookup(k)
+	if !ok {
+		return 0, false, nil
+	}
+	p := k.Path(s)
+	switch t := v.(type) {
+	case json.Number:
+		f, err := strconv.ParseFloat(string(t), 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return 0, true, field.Invalid(p, v, fmt.Sprintf("%s must be a finite number", k.String()))
+		}
+		return f, true, nil
+	case string:
+		return 0, true, field.Invalid(p, v, fmt.Sprintf("%s must be a number, not a string; remove the quotes (%s: %s)", k.String(), s, strings.TrimSpace(t)))
+	}
+	return 0, true, field.Invalid(p, v, fmt.Sprintf("%s must be a number, got %s", k.String(), typeName(v)))
+}
+
+// Bool reads a boolean; "true" in quotes is an error with the fix.
+func (c *Config) Bool(k Key) (bool, bool, *field.Error) {
+	v, s, ok := c.Lookup(k)
+	if !ok {
+		return false, false, nil
+	}
+	if b, isBool := v.(bool); isBool {
+		return b, true, nil
+	}
+	hint := ""
+	if str, isStr := v.(string); isStr {
+		hint = fmt.Sprintf("; remove the quotes (%s: %s)", s, strings.ToLower(strings.TrimSpace(str)))
+	}
+	return false, true, field.Invalid(k.Path(s), v, fmt.Sprintf("%s must be a boolean (true or false), got %s%s", k.String(), typeName(v), hint))
+}
+
+// String reads a string; a number is accepted and turned into its text,
+// since YAML users often write versions such as 0.20 unquoted.
+func (c *Config) String(k Key) (string, bool, *field.Error) {
+	v, s, ok := c.Lookup(k)
+	if !ok {
+		return "", false, nil
+	}
+	switch t := v.(type) {
+	case string:
+		return t, true, nil
+	case json.Number:
+		return string(t), true, nil
+	}
+	return "", true, field.Invalid(k.Path(s), v, fmt.Sprintf("%s must be a string, got %s", k.String(), typeName(v)))
+}
+
+// SpellingConflicts reports keys given in both camelCase and snake_case with
+// different values, anywhere in the document.
+func (c *Config) SpellingConflicts() field.ErrorList {
+	var errs field.ErrorList
+	var walk func(m map[string]any, p *field.Path)
+	walk = func(m map[string]any, p *field.Path) {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if sub, ok := m[k].(map[string]any); ok {
+				walk(sub, p.Child(k))
+			}
+			if !strings.Contains(k, "_") {
+				continue
+			}
+			camel := SnakeToCamel(k)
+			other, found := m[camel]
+			if !found || camel == k || other == nil || m[k] == nil || reflect.DeepEqual(normalise(other), normalise(m[k])) {
+				continue
+			}
+			errs = append(errs, field.Invalid(p.Child(k), m[k], fmt.Sprintf(
+				"conflicts with %s (%s): the same setting is given in camelCase and snake_case with different values; keep one of them",
+				p.Child(camel).String(), render(other))))
+		}
+	}
+	walk(c.Root, BasePath)
+	return errs
+}
+
+func normalise(v any) any {
+	if n, ok := v.(json.Number); ok {
+		if f, err := n.Float64(); err == nil {
+			return f
+		}
+	}
+	return v
+}
+
+func render(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// SnakeToCamel turns max_num_gpus_per_engine into maxNumGpusPerEngine.
+func SnakeToCamel(s string) string {
+	parts := strings.Split(s, "_")
+	var b strings.Builder
+	b.WriteString(parts[0])
+	for _, p := range parts[1:] {
+		if p == "" {
+			continue
+		}
+		b.WriteString(strings.ToUpper(p[:1]) + p[1:])
+	}
+	return b.String()
+}
+
+// CamelToSnake turns maxNumGpusPerEngine into max_num_gpus_per_engine and
+// dashes into underscores, as the profiler does for planner keys.
+func CamelToSnake(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == '-':
+			b.WriteByte('_')
+		case r >= 'A' && r <= 'Z':
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			b.WriteRune(r + ('a' - 'A'))
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

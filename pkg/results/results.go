@@ -1,0 +1,138 @@
+// Package results is the data a profile produces: the plan, every measured
+// point, the selection and the interpolation grids. It is what results.json
+// holds, what outputs are rendered from, and what `profile --from` re-reads.
+package results
+
+import (
+	"fmt"
+
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profileconfig"
+)
+
+// SchemaVersion of results.json.
+const SchemaVersion = "kubectl-dgdr.results/v1"
+
+// Mapping is one parallel mapping of an engine (profiler.md §4.3).
+type Mapping struct {
+	Kind   string `json:"kind"` // TP, TEP or DEP
+	N      int    `json:"numGpus"`
+	TP     int    `json:"tpSize"`
+	EP     int    `json:"expertSplit"`
+	AttnDP int    `json:"attnDp"`
+}
+
+// Label is the upstream label, e.g. "TP=4".
+func (m Mapping) Label() string { return fmt.Sprintf("%s=%d", m.Kind, m.N) }
+
+// Tag is the work-dir tag, e.g. "TP4".
+func (m Mapping) Tag() string { return fmt.Sprintf("%s%d", m.Kind, m.N) }
+
+// Short is the seed's form, e.g. "TP:4".
+func (m Mapping) Short() string { return fmt.Sprintf("%s:%d", m.Kind, m.N) }
+
+// Results is results.json.
+type Results struct {
+	SchemaVersion string   `json:"schemaVersion"`
+	Versions      Versions `json:"versions"`
+	Input         Input    `json:"input"`
+	Plan          Plan     `json:"plan"`
+
+	Prefill []PrefillPoint `json:"prefill"`
+	Decode  []DecodePoint  `json:"decode"`
+
+	Selection Selection `json:"selection"`
+
+	PrefillInterpolation *PrefillInterpolation `json:"prefillInterpolation,omitempty"`
+	DecodeInterpolation  *DecodeInterpolation  `json:"decodeInterpolation,omitempty"`
+
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Versions records what produced the results.
+type Versions struct {
+	Plugin    string `json:"plugin"`
+	Commit    string `json:"commit,omitempty"`
+	Estimator string `json:"estimator,omitempty"`
+	Measurer  string `json:"measurer"` // simulation or online
+}
+
+// Input is what was profiled.
+type Input struct {
+	Name        string            `json:"name,omitempty"`
+	Namespace   string            `json:"namespace,omitempty"`
+	Model       string            `json:"model"`
+	Backend     string            `json:"backend"`
+	System      string            `json:"system,omitempty"`
+	GPUsPerNode int               `json:"gpusPerNode"`
+	GPUMemMiB   int               `json:"gpuMemoryMiB,omitempty"`
+	IsMoE       bool              `json:"isMoe"`
+	SLA         profileconfig.SLA `json:"sla"`
+	MaxContext  int               `json:"maxContextLength,omitempty"`
+}
+
+// Plan is the sweep the profiler decided on.
+type Plan struct {
+	MinGPUs         int              `json:"minGpus"`
+	MaxGPUs         int              `json:"maxGpus"`
+	GPUCounts       []int            `json:"gpuCounts"`
+	PrefillMappings []Mapping        `json:"prefillMappings"`
+	DecodeMappings  []Mapping        `json:"decodeMappings"`
+	Dropped         []DroppedMapping `json:"dropped,omitempty"`
+}
+
+// DroppedMapping is a candidate the filters rejected, with the logged reason.
+type DroppedMapping struct {
+	Phase   string  `json:"phase"`
+	Mapping Mapping `json:"mapping"`
+	Reason  string  `json:"reason"`
+}
+
+// PrefillPoint is one TTFT measurement of the sweep.
+type PrefillPoint struct {
+	Mapping    Mapping `json:"mapping"`
+	ISL        int     `json:"isl"`
+	TTFTMs     float64 `json:"ttftMs"`
+	ThptPerGPU float64 `json:"throughputPerGpu"`
+}
+
+// DecodePoint is one ITL measurement of the sweep.
+type DecodePoint struct {
+	Mapping       Mapping `json:"mapping"`
+	Concurrency   int     `json:"concurrency"`
+	ContextLength float64 `json:"contextLength"`
+	ITLMs         float64 `json:"itlMs"`
+	ThptPerGPU    float64 `json:"throughputPerGpu"`
+	MaxKVTokens   int     `json:"maxKvTokens"`
+}
+
+// Choice is one selected engine.
+type Choice struct {
+	Mapping    Mapping `json:"mapping"`
+	LatencyMs  float64 `json:"latencyMs"` // TTFT for prefill, ITL for decode
+	ThptPerGPU float64 `json:"throughputPerGpu"`
+	MeetsSLA   bool    `json:"meetsSla"`
+	// Concurrency of the chosen decode point (informational; not used downstream).
+	Concurrency int `json:"concurrency,omitempty"`
+}
+
+// Selection is the recommendation.
+type Selection struct {
+	Prefill *Choice `json:"prefill,omitempty"`
+	Decode  *Choice `json:"decode,omitempty"`
+}
+
+// PrefillInterpolation is selected_prefill_interpolation/raw_data.npz.
+type PrefillInterpolation struct {
+	ISL        []float64 `json:"prefill_isl"`
+	TTFTMs     []float64 `json:"prefill_ttft"`
+	ThptPerGPU []float64 `json:"prefill_thpt_per_gpu"`
+}
+
+// DecodeInterpolation is selected_decode_interpolation/raw_data.npz.
+type DecodeInterpolation struct {
+	MaxKVTokens   int       `json:"max_kv_tokens"`
+	KVUsage       []float64 `json:"x_kv_usage"`
+	ContextLength []float64 `json:"y_context_length"`
+	ITLMs         []float64 `json:"z_itl"`
+	ThptPerGPU    []float64 `json:"z_thpt_per_gpu"`
+}
