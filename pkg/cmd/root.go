@@ -11,7 +11,11 @@ import (
 	// Auth providers (OIDC, exec, ...), as krew's best practices ask.
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
 
+	applycmd "github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/apply"
+	createcmd "github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/create"
 	estimatecmd "github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/estimate"
+	profilecmd "github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/profile"
+	statuscmd "github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/status"
 	versioncmd "github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/version"
 )
 
@@ -63,6 +67,10 @@ DynamoGraphDeployment and the SLA planner's data.`,
 		root.AddCommand(c)
 	}
 	add(groupProfiling, estimatecmd.NewCmd(o.IOStreams))
+	add(groupProfiling, profilecmd.NewCmd(o.IOStreams, o.Clock))
+	add(groupProfiling, createcmd.NewCmd(o.ConfigFlags, o.IOStreams))
+	add(groupProfiling, applycmd.NewCmd(o.ConfigFlags, o.IOStreams, o.Clock))
+	add(groupInspection, statuscmd.NewCmd(o.ConfigFlags, o.IOStreams, o.Clock))
 	add(groupOther, versioncmd.NewCmd(o.IOStreams))
 	return root
 }

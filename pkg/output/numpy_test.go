@@ -55,4 +55,3 @@ print("maxkv %d" % int(np.asarray(d["max_kv_tokens"]).ravel()[0]))
 		t.Fatalf("numpy sees\n%s\nwant\n%s", got, strings.Join(want, "\n"))
 	}
 }
-

@@ -45,7 +45,28 @@ type Results struct {
 	PrefillInterpolation *PrefillInterpolation `json:"prefillInterpolation,omitempty"`
 	DecodeInterpolation  *DecodeInterpolation  `json:"decodeInterpolation,omitempty"`
 
+	// PrefillGrids/DecodeGrids hold the grids of every swept mapping (the
+	// selected ones included) when they were measured, so `profile --from`
+	// can re-select for a new SLA without measuring.
+	PrefillGrids []PrefillGrid `json:"prefillGrids,omitempty"`
+	DecodeGrids  []DecodeGrid  `json:"decodeGrids,omitempty"`
+
+	// DryRun marks a plan-only result: nothing was measured.
+	DryRun bool `json:"dryRun,omitempty"`
+
 	Warnings []string `json:"warnings,omitempty"`
+}
+
+// PrefillGrid is the prefill interpolation grid of one mapping.
+type PrefillGrid struct {
+	Mapping Mapping `json:"mapping"`
+	PrefillInterpolation
+}
+
+// DecodeGrid is the decode interpolation grid of one mapping.
+type DecodeGrid struct {
+	Mapping Mapping `json:"mapping"`
+	DecodeInterpolation
 }
 
 // Versions records what produced the results.
@@ -78,6 +99,12 @@ type Plan struct {
 	PrefillMappings []Mapping        `json:"prefillMappings"`
 	DecodeMappings  []Mapping        `json:"decodeMappings"`
 	Dropped         []DroppedMapping `json:"dropped,omitempty"`
+
+	// Measurement counts and the GPU time an online run would take.
+	PrefillPoints       int     `json:"prefillPoints"`
+	DecodePoints        int     `json:"decodePoints"`
+	InterpolationPoints int     `json:"interpolationPoints"`
+	EstimatedGPUHours   float64 `json:"estimatedGpuHours"`
 }
 
 // DroppedMapping is a candidate the filters rejected, with the logged reason.

@@ -1,0 +1,70 @@
+// Package cluster is the client-side controller of `kubectl dgdr`: it
+// discovers GPUs from node labels, profiles a DGDR (simulation mode), writes
+// the results back to the cluster (status subresource, ConfigMaps, Events)
+// and applies the generated DynamoGraphDeployment. It replaces the upstream
+// operator's profiling flow with calls made by the plugin user.
+package cluster
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/dgd"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
+)
+
+// FieldManager is the field manager of every write the plugin makes.
+const FieldManager = "kubectl-dgdr"
+
+// Names of the ConfigMaps and keys of spec/dgdr-api.md §8.2 and §8.5.
+const (
+	OutputPrefix           = "dgdr-output-"
+	KeyConfigWithPlanner   = "config_with_planner.yaml"
+	KeyMockerConfigPlanner = "mocker_config_with_planner.yaml"
+	KeyResults             = "results.json"
+	KeyHardware            = "hardware.json"
+	PlannerProfileData     = "planner-profile-data"
+)
+
+// OutputConfigMapName is dgdr-output-<name>.
+func OutputConfigMapName(dgdrName string) string { return OutputPrefix + dgdrName }
+
+// Clients is what the controller talks to the cluster with.
+type Clients struct {
+	// Client reads and writes DGDRs, DGDs, ConfigMaps, Nodes and Events. Its
+	// scheme must hold those types (NewScheme).
+	Client client.Client
+	// Clock stamps conditions and events; nil means the real clock.
+	Clock clock.PassiveClock
+}
+
+func (c *Clients) now() time.Time {
+	if c.Clock == nil {
+		return time.Now()
+	}
+	return c.Clock.Now()
+}
+
+// NewScheme holds every type the controller reads or writes.
+func NewScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, v1alpha1.AddToScheme, dgd.AddToScheme} {
+		if err := add(s); err != nil {
+			return nil, fmt.Errorf("building the scheme: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// printf writes a progress line when w is set.
+func printf(w io.Writer, format string, args ...any) {
+	if w != nil {
+		fmt.Fprintf(w, format+"\n", args...)
+	}
+}

@@ -1,0 +1,184 @@
+package profile
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/pflag"
+	"k8s.io/cli-runtime/pkg/printers"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profiler"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
+)
+
+type pflagFlag = pflag.Flag
+
+func isTerminal(w io.Writer) bool { return printers.IsTerminal(w) }
+
+// print writes -o json|yaml, or the human summary: the header, the full
+// sweep tables, the seed's two "Suggested" lines and the files written.
+func (o *Options) print(r *results.Results, files []string) error {
+	switch o.Output {
+	case "json":
+		return writeJSON(o.Out, r)
+	case "yaml":
+		b, err := yaml.Marshal(r)
+		if err != nil {
+			return err
+		}
+		_, err = o.Out.Write(b)
+		return err
+	}
+	WriteSummary(o.Out, r)
+	fmt.Fprintf(o.Out, "\nWrote %d files to %s:\n", len(files), o.OutputDir)
+	for _, f := range files {
+		fmt.Fprintf(o.Out, "  %s\n", filepath.Join(o.OutputDir, f))
+	}
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// WriteSummary is the human summary of a profile.
+func WriteSummary(w io.Writer, r *results.Results) {
+	in := r.Input
+	fmt.Fprintf(w, "Profiled %s (%s) on %s, %d GPUs per node\n", in.Model, in.Backend, in.System, in.GPUsPerNode)
+	fmt.Fprintf(w, "Workload ISL %d, OSL %d; SLA TTFT %s ms, ITL %s ms\n", in.SLA.ISL, in.SLA.OSL, num(in.SLA.TTFT), num(in.SLA.ITL))
+	fmt.Fprintf(w, "GPU counts %s\n", profiler.PyInts(r.Plan.GPUCounts))
+	for _, d := range r.Plan.Dropped {
+		fmt.Fprintf(w, "  dropped %s %s: %s\n", d.Phase, d.Mapping.Label(), strings.TrimPrefix(d.Reason, "Invalid mapping "+d.Mapping.Label()+": "))
+	}
+
+	fmt.Fprintf(w, "\nPrefill sweep (ISL %d)\n", in.SLA.ISL)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  MAPPING\tGPUS\tTTFT (ms)\tTHROUGHPUT (tokens/s/GPU)\tSLA")
+	for _, p := range r.Prefill {
+		mark := chosenMark(r.Selection.Prefill, p.Mapping, 0, 0)
+		fmt.Fprintf(tw, "%s %s\t%d\t%.2f\t%.2f\t%s\n", mark, p.Mapping.Label(), p.Mapping.N, p.TTFTMs, p.ThptPerGPU, meets(p.TTFTMs, in.SLA.TTFT))
+	}
+	_ = tw.Flush()
+
+	fmt.Fprintf(w, "\nDecode sweep (ISL %d, OSL %d)\n", in.SLA.ISL, in.SLA.OSL)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  MAPPING\tGPUS\tCONCURRENCY\tITL (ms)\tTHROUGHPUT (tokens/s/GPU)\tSLA")
+	for _, d := range r.Decode {
+		mark := chosenMark(r.Selection.Decode, d.Mapping, d.Concurrency, 1)
+		fmt.Fprintf(tw, "%s %s\t%d\t%d\t%.2f\t%.2f\t%s\n", mark, d.Mapping.Label(), d.Mapping.N, d.Concurrency, d.ITLMs, d.ThptPerGPU, meets(d.ITLMs, in.SLA.ITL))
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(w)
+	// Admission warnings went to stderr already; the SLA misses belong here.
+	for _, warn := range r.Warnings {
+		if strings.HasPrefix(warn, profiler.MsgTTFTUnmet) || strings.HasPrefix(warn, profiler.MsgITLUnmet) {
+			fmt.Fprintf(w, "Warning: %s\n", warn)
+		}
+	}
+	for _, l := range profiler.SuggestedLines(r.Selection) {
+		fmt.Fprintln(w, l)
+	}
+}
+
+// chosenMark stars the selected point (decode: the mapping and concurrency).
+func chosenMark(c *results.Choice, m results.Mapping, conc int, decode int) string {
+	if c == nil || c.Mapping != m || (decode == 1 && c.Concurrency != conc) {
+		return " "
+	}
+	return "*"
+}
+
+func meets(lat, sla float64) string {
+	if lat <= sla {
+		return "ok"
+	}
+	return "miss"
+}
+
+func num(v float64) string { return fmt.Sprint(v) }
+
+// printPlan is --dry-run: the plan and its estimated cost, nothing measured.
+func (o *Options) printPlan(r *results.Results, j *job) error {
+	switch o.Output {
+	case "json":
+		return writeJSON(o.Out, r)
+	case "yaml":
+		b, err := yaml.Marshal(r)
+		if err != nil {
+			return err
+		}
+		_, err = o.Out.Write(b)
+		return err
+	}
+	w := o.Out
+	in, p := r.Input, r.Plan
+	fmt.Fprintf(w, "Plan for %s (%s) on %s, %d GPUs per node\n", in.Model, in.Backend, in.System, in.GPUsPerNode)
+	fmt.Fprintf(w, "Workload ISL %d, OSL %d; SLA TTFT %s ms, ITL %s ms\n", in.SLA.ISL, in.SLA.OSL, num(in.SLA.TTFT), num(in.SLA.ITL))
+	fmt.Fprintf(w, "GPUs per engine %d to %d; GPU counts %s\n", p.MinGPUs, p.MaxGPUs, profiler.PyInts(p.GPUCounts))
+	fmt.Fprintf(w, "Prefill mappings: %s\n", labels(p.PrefillMappings))
+	fmt.Fprintf(w, "Decode mappings:  %s\n", labels(p.DecodeMappings))
+	for _, d := range p.Dropped {
+		fmt.Fprintf(w, "  dropped %s %s: %s\n", d.Phase, d.Mapping.Label(), strings.TrimPrefix(d.Reason, "Invalid mapping "+d.Mapping.Label()+": "))
+	}
+	fmt.Fprintf(w, "Measurement points: %d prefill, up to %d decode, up to %d interpolation (context %d)\n",
+		p.PrefillPoints, p.DecodePoints, p.InterpolationPoints, in.MaxContext)
+	fmt.Fprintf(w, "Estimated GPU time of an online run: %.2f GPU-hours\n", p.EstimatedGPUHours)
+	fmt.Fprintln(w, "Dry run: nothing was measured and nothing was written.")
+	return nil
+}
+
+func labels(ms []results.Mapping) string {
+	s := make([]string, len(ms))
+	for i, m := range ms {
+		s[i] = m.Label()
+	}
+	if len(s) == 0 {
+		return "(none)"
+	}
+	return strings.Join(s, ", ")
+}
+
+// progress shows a bar on a terminal and one line per step otherwise.
+type progress struct {
+	w      io.Writer
+	tty    bool
+	off    bool
+	drawn  bool
+	lastPc int
+}
+
+func newProgress(w io.Writer, tty, off bool) *progress {
+	return &progress{w: w, tty: tty, off: off || w == nil, lastPc: -1}
+}
+
+const barWidth = 30
+
+func (p *progress) update(done, total int, msg string) {
+	if p.off || total <= 0 {
+		return
+	}
+	if !p.tty {
+		if done > 0 {
+			fmt.Fprintf(p.w, "[%d/%d] %s\n", done, total, msg)
+		}
+		return
+	}
+	pc := done * 100 / total
+	fill := done * barWidth / total
+	fmt.Fprintf(p.w, "\r\x1b[K[%s%s] %3d%% %s", strings.Repeat("#", fill), strings.Repeat(".", barWidth-fill), pc, msg)
+	p.drawn = true
+	p.lastPc = pc
+}
+
+func (p *progress) finish() {
+	if p.drawn {
+		fmt.Fprint(p.w, "\r\x1b[K")
+	}
+}

@@ -1,0 +1,565 @@
+// Package profile is `kubectl dgdr profile`: it runs the SLA profiler on a
+// DGDR and writes the recommendation, the planner data and the generated DGD.
+// This package implements local mode (the built-in estimator, no cluster);
+// cluster mode (profiling Jobs on a DGDR by name) plugs into the same Options.
+package profile
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/kubectl/pkg/util/templates"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/admission"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/estimator"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/output"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profileconfig"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profiler"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/version"
+)
+
+var (
+	profileLong = templates.LongDesc(`
+		Profile a DynamoGraphDeploymentRequest (DGDR) against its latency SLA.
+
+		The profiler sweeps the prefill and decode parallel mappings (TP for dense models,
+		TEP/DEP for MoE models) over powers of two between the minimum and maximum GPUs per
+		engine, picks the mapping with the highest throughput per GPU that meets the TTFT and
+		ITL targets, and measures the interpolation grids the SLA planner reads. It prints the
+		sweep table and the suggested engines, and writes the plots, the npz grids, the
+		generated DynamoGraphDeployment with its planner, results.json and report.html into
+		--output-dir.
+
+		With --local (implied by -f or by the flags alone) every measurement comes from the
+		built-in performance estimator: no cluster and no GPU are needed. The input goes through
+		the same defaulting and validation as the admission webhook.`)
+
+	profileExample = templates.Examples(`
+		# Profile the AI Configurator example locally and write the results into ./out
+		%[1]s profile --local -f examples/trtllm-aic-offline.yaml --output-dir out
+
+		# Profile without a file: the same fields as flags
+		%[1]s profile --local --model Qwen/Qwen3-32B --backend vllm --system h100_sxm \
+		  --isl 3000 --osl 150 --ttft 200 --itl 20
+
+		# Show the sweep plan and its estimated GPU time without measuring anything
+		%[1]s profile --local -f examples/sglang-moe.yaml --dry-run
+
+		# What if the SLA were different? Re-select from saved measurements
+		%[1]s profile --from out/results.json --ttft 100 --itl 15 --output-dir out-whatif
+
+		# Print results.json instead of the summary
+		%[1]s profile --local -f examples/vllm-dense-online.yaml -o json --quiet`)
+)
+
+// DefaultOutputDir is the profiler's default output directory.
+const DefaultOutputDir = "profiling_results"
+
+// defaultLocalSystem is simulated when the DGDR names no GPU.
+const defaultLocalSystem = "h100_sxm"
+
+// Options is `kubectl dgdr profile`.
+type Options struct {
+	genericiooptions.IOStreams
+	Clock clock.PassiveClock
+
+	// Name is a DGDR in the cluster (cluster mode, a later issue).
+	Name string
+	// Local runs the profiler in this process on the estimator.
+	Local bool
+
+	Filename    string
+	Model       string
+	Backend     string
+	ISL, OSL    int64
+	TTFT, ITL   float64
+	System      string
+	ModelConfig string
+	MinGPUs     int64
+	MaxGPUs     int64
+
+	OutputDir string
+	DryRun    bool
+	Quiet     bool
+	NoPlots   bool
+	Output    string
+	From      string
+
+	// changed records which flags the user set, so flags override the file.
+	changed map[string]bool
+	// isTTY decides between the progress bar and line mode.
+	isTTY bool
+}
+
+// NewOptions returns Options with defaults.
+func NewOptions(streams genericiooptions.IOStreams, clk clock.PassiveClock) *Options {
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	return &Options{IOStreams: streams, Clock: clk, OutputDir: DefaultOutputDir, changed: map[string]bool{}}
+}
+
+// NewCmd builds `profile`.
+func NewCmd(streams genericiooptions.IOStreams, clk clock.PassiveClock) *cobra.Command {
+	o := NewOptions(streams, clk)
+	cmd := &cobra.Command{
+		Use:                   "profile [NAME] [--local] [-f FILE | --model MODEL --backend BACKEND ...] [flags]",
+		DisableFlagsInUseLine: true,
+		Short:                 "Profile a DGDR: find the prefill/decode engines that meet its SLA",
+		Long:                  profileLong,
+		Example:               fmt.Sprintf(profileExample, "kubectl dgdr"),
+		Args:                  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(cmd, args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.Local, "local", o.Local, "Profile in this process with the built-in estimator (no cluster, no GPU)")
+	f.StringVarP(&o.Filename, "filename", "f", o.Filename, "DGDR YAML or JSON file to profile; - reads stdin")
+	f.StringVar(&o.Model, "model", o.Model, "Model (Hugging Face id or AI Configurator id); overrides spec.model")
+	f.StringVar(&o.Backend, "backend", o.Backend, "Backend: vllm, sglang or trtllm; overrides spec.backend")
+	f.Int64Var(&o.ISL, "isl", o.ISL, "Input sequence length in tokens (sla.isl)")
+	f.Int64Var(&o.OSL, "osl", o.OSL, "Output sequence length in tokens (sla.osl)")
+	f.Float64Var(&o.TTFT, "ttft", o.TTFT, "Time-to-first-token target in ms (sla.ttft)")
+	f.Float64Var(&o.ITL, "itl", o.ITL, "Inter-token latency target in ms (sla.itl)")
+	f.StringVar(&o.System, "system", o.System, "GPU system to simulate, e.g. h100_sxm, h200_sxm (sweep.aicSystem)")
+	f.StringVar(&o.ModelConfig, "model-config", o.ModelConfig, "Hugging Face config.json (or its folder) for a model not in the built-in catalog")
+	f.Int64Var(&o.MinGPUs, "min-gpus", o.MinGPUs, "Minimum GPUs per engine (hardware.minNumGpusPerEngine)")
+	f.Int64Var(&o.MaxGPUs, "max-gpus", o.MaxGPUs, "Maximum GPUs per engine (hardware.maxNumGpusPerEngine)")
+	f.StringVar(&o.OutputDir, "output-dir", o.OutputDir, "Directory for every output; replaced atomically, never left half-written")
+	f.BoolVar(&o.DryRun, "dry-run", o.DryRun, "Print the plan (mappings, points, estimated GPU time) and measure nothing")
+	f.BoolVarP(&o.Quiet, "quiet", "q", o.Quiet, "No progress on stderr")
+	f.BoolVar(&o.NoPlots, "no-plots", o.NoPlots, "Skip the PNG plots")
+	f.StringVarP(&o.Output, "output", "o", o.Output, "Print results.json instead of the summary: json or yaml")
+	f.StringVar(&o.From, "from", o.From, "What-if: re-select from a saved results.json with new --ttft/--itl, measuring nothing")
+	_ = cmd.RegisterFlagCompletionFunc("backend", cobra.FixedCompletions([]string{"vllm", "sglang", "trtllm"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("system", cobra.FixedCompletions(estimator.Systems(), cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// Complete fills Options from the command line.
+func (o *Options) Complete(cmd *cobra.Command, args []string) error {
+	if len(args) == 1 {
+		o.Name = args[0]
+	}
+	cmd.Flags().Visit(func(f *pflagFlag) { o.changed[f.Name] = true })
+	if o.Name == "" {
+		o.Local = true // a file or flags can only be profiled here
+	}
+	o.isTTY = isTerminal(o.ErrOut)
+	return nil
+}
+
+// Validate checks flag combinations.
+func (o *Options) Validate() error {
+	if o.Name != "" {
+		if o.Local {
+			return fmt.Errorf("profile %s --local: a DGDR name selects cluster mode; to profile locally pass the file with -f", o.Name)
+		}
+		return fmt.Errorf("profile %s: cluster mode is not available yet; profile the DGDR's file locally with `kubectl dgdr profile --local -f FILE`", o.Name)
+	}
+	switch o.Output {
+	case "", "json", "yaml":
+	default:
+		return fmt.Errorf("--output %q is not supported: use json or yaml (or leave it unset for the summary)", o.Output)
+	}
+	if o.OutputDir == "" && !o.DryRun {
+		return errors.New("--output-dir is empty: pass a directory for the outputs")
+	}
+	if o.From != "" {
+		for _, f := range []string{"filename", "model", "backend", "isl", "osl", "system", "model-config", "min-gpus", "max-gpus", "dry-run"} {
+			if o.changed[f] {
+				return fmt.Errorf("--from re-selects saved measurements and cannot take --%s; only --ttft and --itl change (run profile again for a new workload)", f)
+			}
+		}
+		if !o.changed["ttft"] && !o.changed["itl"] {
+			return errors.New("--from needs a new --ttft and/or --itl to re-select for")
+		}
+		return nil
+	}
+	if o.Filename == "" && (o.Model == "" || o.Backend == "") {
+		return errors.New("nothing to profile: pass a DGDR with -f FILE (- for stdin), or at least --model and --backend with --isl, --osl, --ttft and --itl")
+	}
+	return nil
+}
+
+// Run profiles.
+func (o *Options) Run(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if o.From != "" {
+		return o.runWhatIf()
+	}
+	dgdr, err := o.buildDGDR()
+	if err != nil {
+		return err
+	}
+	job, err := o.prepare(dgdr)
+	if err != nil {
+		return err
+	}
+	log := profiler.NewLogger(o.Clock.Now)
+	sim := profiler.NewSimulation(job.est)
+	sim.Log = log
+	p := &profiler.Profiler{Measurer: sim, Log: log}
+	prog := newProgress(o.ErrOut, o.isTTY, o.Quiet || o.DryRun)
+	p.Progress = prog.update
+	r, err := p.Run(ctx, job.cfg)
+	prog.finish()
+	for _, w := range job.warnings {
+		log.Warnf("%s", w)
+	}
+	if err != nil {
+		return fmt.Errorf("profiling %s: %w", job.dgdr.Spec.Model, err)
+	}
+	o.stamp(r, job)
+	if r.DryRun {
+		return o.printPlan(r, job)
+	}
+	r.Warnings = append(job.warnings, r.Warnings...)
+	files, err := output.Write(o.OutputDir, r, output.Inputs{DGDR: job.dgdr, Settings: job.settings, Log: log.Bytes(),
+		NoPlots: o.NoPlots, Now: o.Clock.Now()})
+	if err != nil {
+		return fmt.Errorf("writing outputs: %w", err)
+	}
+	return o.print(r, files)
+}
+
+// job is a validated, defaulted DGDR ready to profile.
+type job struct {
+	dgdr     *v1alpha1.DynamoGraphDeploymentRequest
+	settings profileconfig.Settings
+	est      *estimator.Estimator
+	cfg      profiler.Config
+	warnings []string
+}
+
+// buildDGDR reads -f (or builds a DGDR from flags) and applies the flags.
+func (o *Options) buildDGDR() (*v1alpha1.DynamoGraphDeploymentRequest, error) {
+	dgdr := &v1alpha1.DynamoGraphDeploymentRequest{}
+	if o.Filename != "" {
+		data, err := o.readInput(o.Filename)
+		if err != nil {
+			return nil, err
+		}
+		if dgdr, err = DecodeDGDR(data); err != nil {
+			return nil, fmt.Errorf("%s: %w", o.Filename, err)
+		}
+	} else {
+		dgdr.APIVersion = v1alpha1.GroupVersion.String()
+		dgdr.Kind = "DynamoGraphDeploymentRequest"
+		dgdr.Name = "local-profile"
+		dgdr.Spec.ProfilingConfig.ProfilerImage = fmt.Sprintf("nvcr.io/nvidia/ai-dynamo/%s-runtime:%s", o.Backend, output.DefaultRuntimeTag)
+	}
+	if o.changed["model"] {
+		dgdr.Spec.Model = o.Model
+	}
+	if o.changed["backend"] {
+		dgdr.Spec.Backend = o.Backend
+	}
+	cfg, err := profileconfig.FromJSON(dgdr.Spec.ProfilingConfig.Config)
+	if err != nil {
+		return nil, fmt.Errorf("spec.profilingConfig.config: %w", err)
+	}
+	set := func(flag string, k profileconfig.Key, v any) error {
+		if !o.changed[flag] {
+			return nil
+		}
+		if err := cfg.Set(k, v); err != nil {
+			return fmt.Errorf("--%s: %w", flag, err)
+		}
+		return nil
+	}
+	for _, s := range []struct {
+		flag string
+		key  profileconfig.Key
+		v    any
+	}{
+		{"isl", profileconfig.KeySLAISL, json.Number(fmt.Sprint(o.ISL))},
+		{"osl", profileconfig.KeySLAOSL, json.Number(fmt.Sprint(o.OSL))},
+		{"ttft", profileconfig.KeySLATTFT, json.Number(fmt.Sprint(o.TTFT))},
+		{"itl", profileconfig.KeySLAITL, json.Number(fmt.Sprint(o.ITL))},
+		{"system", profileconfig.KeySweepAICSystem, o.System},
+		{"min-gpus", profileconfig.KeyHardwareMinGPUs, json.Number(fmt.Sprint(o.MinGPUs))},
+		{"max-gpus", profileconfig.KeyHardwareMaxGPUs, json.Number(fmt.Sprint(o.MaxGPUs))},
+	} {
+		if err := set(s.flag, s.key, s.v); err != nil {
+			return nil, err
+		}
+	}
+	if o.changed["system"] {
+		// One system wins: the flag replaces the other spellings' values.
+		for _, k := range []profileconfig.Key{profileconfig.KeyAICSystem, profileconfig.KeyHardwareSystem} {
+			if _, _, ok := cfg.Lookup(k); ok {
+				_ = cfg.Set(k, o.System)
+			}
+		}
+	}
+	j, err := cfg.JSON()
+	if err != nil {
+		return nil, err
+	}
+	dgdr.Spec.ProfilingConfig.Config = j
+	return dgdr, nil
+}
+
+const maxInputBytes = 4 << 20
+
+func (o *Options) readInput(name string) ([]byte, error) {
+	var r io.Reader
+	if name == "-" {
+		if o.In == nil {
+			return nil, errors.New("-f -: no standard input")
+		}
+		r = o.In
+	} else {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, fmt.Errorf("-f %s: %w", name, err)
+		}
+		defer f.Close()
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxInputBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("-f %s: %w", name, err)
+	}
+	if len(data) > maxInputBytes {
+		return nil, fmt.Errorf("-f %s: larger than %d bytes; is it really a DGDR?", name, maxInputBytes)
+	}
+	return data, nil
+}
+
+// DecodeDGDR parses one DGDR from YAML or JSON, strictly: unknown typed fields
+// are errors (the free-form config keeps any key).
+func DecodeDGDR(data []byte) (*v1alpha1.DynamoGraphDeploymentRequest, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errors.New("empty input: expected a DynamoGraphDeploymentRequest")
+	}
+	var d v1alpha1.DynamoGraphDeploymentRequest
+	if err := yaml.UnmarshalStrict(data, &d); err != nil {
+		return nil, fmt.Errorf("not a valid DynamoGraphDeploymentRequest: %w", err)
+	}
+	if d.Kind != "DynamoGraphDeploymentRequest" {
+		return nil, fmt.Errorf("kind %q: expected kind: DynamoGraphDeploymentRequest", d.Kind)
+	}
+	if d.APIVersion != v1alpha1.GroupVersion.String() {
+		return nil, fmt.Errorf("apiVersion %q: expected apiVersion: %s", d.APIVersion, v1alpha1.GroupVersion.String())
+	}
+	return &d, nil
+}
+
+// knownAICVersions are the TensorRT-LLM versions the seed lists for AI
+// Configurator; an unknown one fails as AIC's database lookup does.
+var knownAICVersions = map[string]bool{"0.20.0": true, "1.0.0rc3": true, "1.0.0rc6": true}
+
+// prepare defaults and validates the DGDR (pkg/admission, the webhook's
+// rules), resolves the model and the GPU, and builds the profiler config.
+func (o *Options) prepare(dgdr *v1alpha1.DynamoGraphDeploymentRequest) (*job, error) {
+	j := &job{dgdr: dgdr}
+	warns, err := admission.Default(dgdr)
+	if err != nil {
+		return nil, err
+	}
+	j.warnings = append(j.warnings, warns...)
+	warns, errs := admission.Validate(dgdr)
+	j.warnings = append(j.warnings, warns...)
+	if len(errs) > 0 {
+		return nil, admission.InvalidError(dgdr.Name, errs)
+	}
+	for _, w := range j.warnings {
+		fmt.Fprintf(o.ErrOut, "Warning: %s\n", w)
+	}
+	cfg, err := profileconfig.FromJSON(dgdr.Spec.ProfilingConfig.Config)
+	if err != nil {
+		return nil, fmt.Errorf("spec.profilingConfig.config: %w", err)
+	}
+	s, ferrs := cfg.Settings()
+	if len(ferrs) > 0 {
+		return nil, admission.InvalidError(dgdr.Name, ferrs)
+	}
+	j.settings = s
+
+	model, err := o.lookupModel(s)
+	if err != nil {
+		return nil, err
+	}
+	backend := firstNonEmpty(s.AICBackend, s.Backend, dgdr.Spec.Backend)
+	sysName := s.System
+	if sysName == "" {
+		if s.UseAIC {
+			return nil, errors.New("Must provide --aic-system when using --use-ai-configurator: set spec.profilingConfig.config.sweep.aicSystem (or aic.system, or --system) to one of " +
+				strings.Join(estimator.Systems(), ", "))
+		}
+		sysName = defaultLocalSystem
+		w := fmt.Sprintf("no GPU system is set (sweep.aicSystem, aic.system, hardware.system or --system); simulating %s", sysName)
+		fmt.Fprintf(o.ErrOut, "Warning: %s\n", w)
+		j.warnings = append(j.warnings, w)
+	}
+	sys, err := estimator.LookupSystem(sysName)
+	if err != nil {
+		return nil, fmt.Errorf("spec.profilingConfig.config.sweep.aicSystem: %w", err)
+	}
+	if v := s.AICBackendVersion; v != "" && backend == "trtllm" && !knownAICVersions[v] {
+		return nil, fmt.Errorf("Database not found for system: %s, backend: %s, version: %s; set sweep.aicBackendVersion to one of 0.20.0, 1.0.0rc3, 1.0.0rc6 or remove it", sys.Name, backend, v)
+	}
+	est, err := estimator.New(model, sys, estimator.Options{Backend: backend, GPUsPerNode: int(s.GPUsPerNode)})
+	if err != nil {
+		return nil, fmt.Errorf("estimator for %s on %s with %s: %w", model.Name, sys.Name, backend, err)
+	}
+	j.est = est
+	info, err := profiler.ModelInfoFrom(est)
+	if err != nil {
+		return nil, err
+	}
+	info.Name = firstNonEmpty(dgdr.Spec.Model, info.Name)
+	j.cfg = profiler.Config{
+		Model:              info,
+		Hardware:           profiler.Hardware{System: sys.Name, GPUsPerNode: sys.GPUsPerNode, VRAMMiB: sys.MemoryMiB},
+		Space:              profiler.SearchSpace{MinGPUs: int(s.MinGPUs), MaxGPUs: int(s.MaxGPUs), GPUsPerNode: int(s.GPUsPerNode)},
+		SLA:                s.SLA,
+		MaxContextLength:   int(s.MaxContextLength),
+		PrefillGranularity: int(s.PrefillGranularity),
+		DecodeGranularity:  int(s.DecodeGranularity),
+		AICHeadRule:        s.UseAIC,
+		DryRun:             o.DryRun || s.DryRun,
+		InterpolateAll:     true,
+	}
+	return j, nil
+}
+
+// lookupModel resolves the model: --model-config, else the built-in catalog
+// by HF id (or sweep.aicHfId), else by the AI Configurator model name.
+func (o *Options) lookupModel(s profileconfig.Settings) (*estimator.Model, error) {
+	if o.ModelConfig != "" {
+		m, err := estimator.LoadModelConfig(o.ModelConfig)
+		if err != nil {
+			return nil, fmt.Errorf("--model-config: %w", err)
+		}
+		if s.Model != "" {
+			m.HFID = s.Model
+		}
+		return m, nil
+	}
+	m, err := estimator.LookupModel(s.ModelID())
+	if err == nil {
+		return m, nil
+	}
+	if s.AICModelName != "" {
+		if m2, err2 := estimator.LookupModel(s.AICModelName); err2 == nil {
+			return m2, nil
+		}
+	}
+	return nil, fmt.Errorf("spec.model: %w", err)
+}
+
+// stamp records who produced the results and what was profiled.
+func (o *Options) stamp(r *results.Results, j *job) {
+	v := version.Get()
+	r.Versions.Plugin = v.Version
+	r.Versions.Commit = v.Commit
+	r.Versions.Estimator = "builtin"
+	r.Input.Name = j.dgdr.Name
+	r.Input.Namespace = j.dgdr.Namespace
+	r.Input.Model = j.dgdr.Spec.Model
+	r.Input.Backend = j.dgdr.Spec.Backend
+}
+
+// runWhatIf is --from: re-select from saved measurements and re-render.
+func (o *Options) runWhatIf() error {
+	data, err := o.readInput(o.From)
+	if err != nil {
+		return err
+	}
+	r := &results.Results{}
+	if err := json.Unmarshal(data, r); err != nil {
+		return fmt.Errorf("--from %s: not a results.json: %w", o.From, err)
+	}
+	if r.SchemaVersion != results.SchemaVersion {
+		return fmt.Errorf("--from %s: schemaVersion %q, expected %q", o.From, r.SchemaVersion, results.SchemaVersion)
+	}
+	ttft, itl := r.Input.SLA.TTFT, r.Input.SLA.ITL
+	if o.changed["ttft"] {
+		ttft = o.TTFT
+	}
+	if o.changed["itl"] {
+		itl = o.ITL
+	}
+	log := profiler.NewLogger(o.Clock.Now)
+	log.Infof("What-if from %s: TTFT %s ms, ITL %s ms (no new measurement)", o.From, fmt.Sprint(ttft), fmt.Sprint(itl))
+	if err := profiler.Reselect(r, ttft, itl, log); err != nil {
+		return fmt.Errorf("--from %s: %w", o.From, err)
+	}
+	dgdr := syntheticDGDR(r)
+	cfg, err := profileconfig.FromJSON(dgdr.Spec.ProfilingConfig.Config)
+	if err != nil {
+		return err
+	}
+	s, ferrs := cfg.Settings()
+	if len(ferrs) > 0 {
+		return admission.InvalidError(dgdr.Name, ferrs)
+	}
+	files, err := output.Write(o.OutputDir, r, output.Inputs{DGDR: dgdr, Settings: s, Log: log.Bytes(), NoPlots: o.NoPlots, Now: o.Clock.Now()})
+	if err != nil {
+		return fmt.Errorf("writing outputs: %w", err)
+	}
+	return o.print(r, files)
+}
+
+// syntheticDGDR rebuilds a DGDR from the results' input for the outputs.
+func syntheticDGDR(r *results.Results) *v1alpha1.DynamoGraphDeploymentRequest {
+	d := &v1alpha1.DynamoGraphDeploymentRequest{}
+	d.APIVersion = v1alpha1.GroupVersion.String()
+	d.Kind = "DynamoGraphDeploymentRequest"
+	d.Name = firstNonEmpty(r.Input.Name, "local-profile")
+	d.Namespace = r.Input.Namespace
+	d.Spec.Model = r.Input.Model
+	d.Spec.Backend = r.Input.Backend
+	d.Spec.ProfilingConfig.ProfilerImage = fmt.Sprintf("nvcr.io/nvidia/ai-dynamo/%s-runtime:%s", r.Input.Backend, output.DefaultRuntimeTag)
+	cfg := map[string]any{
+		"deployment": map[string]any{"model": r.Input.Model},
+		"engine":     map[string]any{"backend": r.Input.Backend},
+		"hardware":   map[string]any{"numGpusPerNode": r.Input.GPUsPerNode},
+		"sla": map[string]any{"isl": r.Input.SLA.ISL, "osl": r.Input.SLA.OSL,
+			"ttft": r.Input.SLA.TTFT, "itl": r.Input.SLA.ITL},
+	}
+	if r.Input.System != "" {
+		cfg["sweep"] = map[string]any{"aicSystem": r.Input.System}
+	}
+	raw, _ := json.Marshal(cfg)
+	c, _ := profileconfig.FromJSON(nil)
+	if pc, err := profileconfig.Parse(raw); err == nil {
+		c = pc
+	}
+	d.Spec.ProfilingConfig.Config, _ = c.JSON()
+	return d
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,284 @@
+// Package calibrate fits the estimator's coefficients to the measurements in
+// ../shared/data/groundtruth and reports its held-out accuracy. `make
+// calibrate` runs it through hack/calibrate; a test re-runs it to catch drift.
+package calibrate
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// RepoRoot walks up from dir to the folder holding go.mod.
+func RepoRoot(dir string) (string, error) {
+	d, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d, nil
+		}
+		p := filepath.Dir(d)
+		if p == d {
+			return "", fmt.Errorf("no go.mod above %s", dir)
+		}
+		d = p
+	}
+}
+
+// DataDir is ../shared/data/groundtruth next to the repository root, or
+// $DGDR_GROUNDTRUTH when set.
+func DataDir(from string) (string, error) {
+	if d := os.Getenv("DGDR_GROUNDTRUTH"); d != "" {
+		return d, nil
+	}
+	root, err := RepoRoot(from)
+	if err != nil {
+		return "", err
+	}
+	d := filepath.Join(root, "..", "shared", "data", "groundtruth")
+	if _, err := os.Stat(d); err != nil {
+		return "", fmt.Errorf("calibration data not found at %s (set DGDR_GROUNDTRUTH): %w", d, err)
+	}
+	return filepath.Clean(d), nil
+}
+
+// table is a CSV file as header-indexed rows.
+type table struct {
+	cols map[string]int
+	rows [][]string
+}
+
+func readCSV(path string) (*table, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.FieldsPerRecord = -1
+	head, err := r.Read()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	t := &table{cols: map[string]int{}}
+	for i, h := range head {
+		t.cols[strings.TrimSpace(h)] = i
+	}
+	for {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		t.rows = append(t.rows, rec)
+	}
+	return t, nil
+}
+
+func (t *table) str(row []string, col string) string {
+	i, ok := t.cols[col]
+	if !ok || i >= len(row) {
+		return ""
+	}
+	return strings.TrimSpace(row[i])
+}
+
+func (t *table) num(row []string, col string) (float64, bool) {
+	v, err := strconv.ParseFloat(t.str(row, col), 64)
+	return v, err == nil
+}
+
+// Row is one end-to-end measurement of a dense model.
+type Row struct {
+	ID, Model, Family, System, Backend, Precision string
+	ISL, OSL, Prefix, Concurrency, TP             int
+	TTFT, TPOT                                    float64 // ms, measured means
+	Source                                        string
+}
+
+// family groups checkpoints for held-out validation.
+func family(model string) string {
+	m := strings.ToLower(model)
+	switch {
+	case strings.Contains(m, "qwen"):
+		return "qwen"
+	case strings.Contains(m, "llama"):
+		return "llama"
+	}
+	return "other"
+}
+
+// LoadRows reads the dense aggregated AIC rows and the BLIS vLLM
+// single-stream rows. Rows whose engine batch differs from the client
+// concurrency are dropped (the engine capped the batch; queueing unknown).
+func LoadRows(dir string) ([]Row, error) {
+	t, err := readCSV(filepath.Join(dir, "aic_silicon_dense_agg_clean.csv"))
+	if err != nil {
+		return nil, err
+	}
+	var rows []Row
+	for _, r := range t.rows {
+		conc, ok1 := t.num(r, "concurrency")
+		batch, ok2 := t.num(r, "batch_size")
+		if !ok2 {
+			continue
+		}
+		if !ok1 {
+			conc = batch
+		}
+		if conc != batch {
+			continue
+		}
+		isl, _ := t.num(r, "isl")
+		osl, _ := t.num(r, "osl")
+		tp, _ := t.num(r, "tp")
+		ttft, ok3 := t.num(r, "ttft_ms")
+		tpot, ok4 := t.num(r, "tpot_ms")
+		if !ok3 || !ok4 || isl < 1 || osl < 2 || tp < 1 || ttft <= 0 || tpot <= 0 {
+			continue
+		}
+		prec := t.str(r, "precision")
+		if prec == "unspecified" || prec == "" {
+			prec = "bf16"
+		}
+		model := t.str(r, "model")
+		rows = append(rows, Row{ID: t.str(r, "id"), Model: model, Family: family(model), System: t.str(r, "system"),
+			Backend: t.str(r, "backend"), Precision: prec, ISL: int(isl), OSL: int(osl), Concurrency: int(conc), TP: int(tp),
+			TTFT: ttft, TPOT: tpot, Source: "aic_silicon_dense_agg_clean.csv"})
+	}
+	b, err := readCSV(filepath.Join(dir, "blis_h1_vllm_h100_sync.csv"))
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range b.rows {
+		tp, _ := b.num(r, "tp")
+		pt, _ := b.num(r, "prompt_tokens")
+		px, _ := b.num(r, "prefix_tokens")
+		ot, _ := b.num(r, "output_tokens")
+		ttft, _ := b.num(r, "ttft_mean_ms")
+		tpot, _ := b.num(r, "tpot_mean_ms")
+		model := b.str(r, "model")
+		rows = append(rows, Row{ID: b.str(r, "experiment"), Model: model, Family: family(model), System: "h100_sxm",
+			Backend: "vllm", Precision: "bf16", ISL: int(pt), Prefix: int(px), OSL: int(ot), Concurrency: 1, TP: int(tp),
+			TTFT: ttft, TPOT: tpot, Source: "blis_h1_vllm_h100_sync.csv"})
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
+	return rows, nil
+}
+
+// gemmPoint, attnPoint and arPoint are kernel microbenchmark rows.
+type gemmPoint struct{ m, k, n, us float64 }
+
+type prefillPoint struct{ heads, d, s, us float64 }
+
+type decodePoint struct{ bytes, us float64 }
+
+type arPoint struct {
+	family   string
+	n        int
+	bytes    float64
+	medianUs float64
+}
+
+func loadGEMM(dir string) ([]gemmPoint, error) {
+	t, err := readCSV(filepath.Join(dir, "blis_bench_data_h100", "gemm__h100__data.csv"))
+	if err != nil {
+		return nil, err
+	}
+	var out []gemmPoint
+	for _, r := range t.rows {
+		m, _ := t.num(r, "m")
+		k, _ := t.num(r, "k")
+		n, _ := t.num(r, "n")
+		us, ok := t.num(r, "latency_us")
+		if ok && us > 0 {
+			out = append(out, gemmPoint{m, k, n, us})
+		}
+	}
+	return out, nil
+}
+
+// loadAttention reads the MHA prefill and decode files; a name is
+// heads-kvheads-headdim[-tpN].
+func loadAttention(dir string) ([]prefillPoint, []decodePoint, error) {
+	d := filepath.Join(dir, "blis_bench_data_h100")
+	ents, err := os.ReadDir(d)
+	if err != nil {
+		return nil, nil, err
+	}
+	var pre []prefillPoint
+	var dec []decodePoint
+	for _, e := range ents {
+		name := e.Name()
+		var heads, kv, hd, tp int
+		switch {
+		case strings.HasPrefix(name, "mha__prefill__h100__"):
+			if _, err := fmt.Sscanf(strings.TrimPrefix(name, "mha__prefill__h100__"), "%d-%d-%d.csv", &heads, &kv, &hd); err != nil {
+				continue
+			}
+			t, err := readCSV(filepath.Join(d, name))
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, r := range t.rows {
+				s, _ := t.num(r, "seq_len")
+				us, ok := t.num(r, "latency_us")
+				if ok && us > 0 {
+					pre = append(pre, prefillPoint{float64(heads), float64(hd), s, us})
+				}
+			}
+		case strings.HasPrefix(name, "mha__decode__h100__"):
+			if _, err := fmt.Sscanf(strings.TrimPrefix(name, "mha__decode__h100__"), "%d-%d-%d-tp%d.csv", &heads, &kv, &hd, &tp); err != nil {
+				continue
+			}
+			t, err := readCSV(filepath.Join(d, name))
+			if err != nil {
+				return nil, nil, err
+			}
+			kvg := (kv + tp - 1) / tp
+			for _, r := range t.rows {
+				b, _ := t.num(r, "batch_size")
+				kl, _ := t.num(r, "kv_len")
+				us, ok := t.num(r, "latency_us")
+				if ok && us > 0 {
+					dec = append(dec, decodePoint{b * kl * 2 * float64(kvg) * float64(hd) * 2, us})
+				}
+			}
+		}
+	}
+	return pre, dec, nil
+}
+
+// loadAllReduce reads the single-node NVSwitch groups of the Vidur files.
+func loadAllReduce(dir string) ([]arPoint, error) {
+	var out []arPoint
+	for _, f := range []struct{ file, family string }{
+		{"vidur_h100_dgx_all_reduce.csv", "h100"}, {"vidur_a100_dgx_all_reduce.csv", "a100"},
+	} {
+		t, err := readCSV(filepath.Join(dir, f.file))
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range t.rows {
+			n, _ := t.num(r, "num_workers")
+			dpn, _ := t.num(r, "devices_per_node")
+			size, _ := t.num(r, "size")
+			med, ok := t.num(r, "time_stats.all_reduce.median")
+			if !ok || med <= 0 || n != dpn || (n != 2 && n != 4 && n != 8) {
+				continue
+			}
+			out = append(out, arPoint{f.family, int(n), size, med * 1000})
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,122 @@
+package loadgen_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/loadgen"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/mocker"
+)
+
+// The load generator against the simulator: measured TTFT and ITL within 5%
+// of the configured step times, and exact request and token counts. Step
+// times are tens of ms so a loaded 2-core machine's scheduling noise (well
+// under 1 ms per request) stays far below the tolerance.
+func TestAgainstMocker(t *testing.T) {
+	const (
+		prefill = 60 * time.Millisecond
+		decode  = 25 * time.Millisecond
+		isl     = 200
+		osl     = 12
+		warmup  = 3
+	)
+	for _, conc := range []int{1, 8, 64} {
+		t.Run(fmt.Sprintf("concurrency=%d", conc), func(t *testing.T) {
+			t.Parallel()
+			srv, err := mocker.New(mocker.Config{
+				Model: "test/model", NumGPUBlocks: 100000, MaxNumSeqs: 256,
+				Timing: mocker.FixedTiming{PrefillTime: prefill, DecodeTime: decode},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			hs := httptest.NewServer(srv.Handler())
+			defer hs.Close()
+			count := 2 * conc
+			if conc == 1 {
+				count = 4
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			res, err := loadgen.Run(ctx, loadgen.Config{
+				BaseURL: hs.URL, Model: "test/model", ISL: isl, OSL: osl,
+				Concurrency: conc, RequestCount: count, WarmupRequests: warmup, Seed: 7,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Records) != count {
+				t.Fatalf("measured %d requests, want exactly %d", len(res.Records), count)
+			}
+			for i, r := range res.Records {
+				if r.Err != "" {
+					t.Fatalf("request %d failed: %s", i, r.Err)
+				}
+				if r.PromptTokens != isl || r.OutputTokens != osl || len(r.TokenTimes) != osl {
+					t.Fatalf("request %d: prompt %d, output %d (%d chunks); want exactly %d and %d",
+						i, r.PromptTokens, r.OutputTokens, len(r.TokenTimes), isl, osl)
+				}
+			}
+			e := res.Export()
+			within(t, "time_to_first_token.avg", e.TimeToFirstToken.Avg, ms(prefill))
+			within(t, "inter_token_latency.avg", e.InterTokenLatency.Avg, ms(decode))
+			within(t, "request_latency.avg", e.RequestLatency.Avg, ms(prefill)+float64(osl-1)*ms(decode))
+			if e.RequestCount.Avg != float64(count) || e.TotalOSL.Avg != float64(count*osl) || e.TotalISL.Avg != float64(count*isl) {
+				t.Fatalf("export counts: requests %v, total_osl %v, total_isl %v", e.RequestCount.Avg, e.TotalOSL.Avg, e.TotalISL.Avg)
+			}
+			// The server saw exactly the calibration probes (1 token each),
+			// the warm-up and the measured requests.
+			st := srv.Stats()
+			wantGen := int64(res.Calibration.Requests + (warmup+count)*osl)
+			wantOK := int64(res.Calibration.Requests + warmup + count)
+			if st.Tokens != wantGen || st.Success != wantOK || st.Running != 0 || st.Waiting != 0 {
+				t.Fatalf("server stats %+v; want %d tokens, %d successes, nothing running", st, wantGen, wantOK)
+			}
+			b, err := json.Marshal(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("conc %d: ttft avg %.2f p99 %.2f ms, itl avg %.2f ms, %s", conc, e.TimeToFirstToken.Avg, *e.TimeToFirstToken.P99, e.InterTokenLatency.Avg, b[:0])
+		})
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func within(t *testing.T, name string, got, want float64) {
+	t.Helper()
+	if math.Abs(got-want) > 0.05*want {
+		t.Errorf("%s = %.3f ms, want %.3f ms ± 5%%", name, got, want)
+	}
+}
+
+// KV capacity bounds the batch: with room for 2 sequences, 4 concurrent
+// requests run in two waves, so the second wave's TTFT includes the first.
+func TestMockerKVCapacityQueues(t *testing.T) {
+	const prefill, decode, osl = 40 * time.Millisecond, 20 * time.Millisecond, 5
+	// A chat prompt of 20 words is 20+4+3 = 27 tokens; +5 output = 32 = 2 blocks.
+	srv, err := mocker.New(mocker.Config{
+		Model: "m", NumGPUBlocks: 4, BlockSize: 16,
+		Timing: mocker.FixedTiming{PrefillTime: prefill, DecodeTime: decode},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	res, err := loadgen.Run(context.Background(), loadgen.Config{
+		BaseURL: hs.URL, Model: "m", ISL: 27, OSL: osl, Concurrency: 4, RequestCount: 4,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wave := ms(prefill) + float64(osl-1)*ms(decode)
+	e := res.Export()
+	within(t, "time_to_first_token.min", *e.TimeToFirstToken.Min, ms(prefill))
+	within(t, "time_to_first_token.max", *e.TimeToFirstToken.Max, wave+ms(prefill))
+}

@@ -1,0 +1,156 @@
+// Package webhook serves the DGDR admission rules of pkg/admission over
+// HTTPS with controller-runtime's typed Defaulter and Validator, and manages
+// the serving certificate when cert-manager is not installed.
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sync"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/admission"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
+)
+
+// DGDR is the admitted type.
+type DGDR = v1alpha1.DynamoGraphDeploymentRequest
+
+// NewScheme returns a scheme holding the DGDR types.
+func NewScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	_ = v1alpha1.AddToScheme(s) // only AddKnownTypes: cannot fail
+	return s
+}
+
+// Defaulter is the typed mutating adapter over admission.Default.
+type Defaulter struct{}
+
+var _ ctrladmission.Defaulter[*DGDR] = Defaulter{}
+
+// Default injects the profiler config. Objects being deleted and objects
+// whose spec is frozen (E8) are left alone, so a label edit during
+// Profiling never turns into a refused spec change. An injection error also
+// leaves the object alone: the validating webhook reports it with every
+// other problem at once.
+func (Defaulter) Default(ctx context.Context, obj *DGDR) error {
+	if obj == nil || obj.DeletionTimestamp != nil {
+		return nil
+	}
+	if req, err := ctrladmission.RequestFromContext(ctx); err == nil && req.Operation == admissionv1.Update && frozen(req.OldObject.Raw) {
+		return nil
+	}
+	if obj.Namespace == "" {
+		if req, err := ctrladmission.RequestFromContext(ctx); err == nil {
+			obj.Namespace = req.Namespace
+		}
+	}
+	ws, err := admission.Default(obj)
+	if err != nil {
+		return nil
+	}
+	if sink, ok := ctx.Value(sinkKey{}).(*warningSink); ok {
+		sink.add(ws)
+	}
+	return nil
+}
+
+// frozen reads only status.state of the old object.
+func frozen(raw []byte) bool {
+	var o struct {
+		Status struct {
+			State v1alpha1.State `json:"state"`
+		} `json:"status"`
+	}
+	return json.Unmarshal(raw, &o) == nil && admission.SpecFrozen(o.Status.State)
+}
+
+// Validator is the typed validating adapter over admission.Validate.
+type Validator struct{}
+
+var _ ctrladmission.Validator[*DGDR] = Validator{}
+
+// ValidateCreate runs every stateless rule.
+func (Validator) ValidateCreate(ctx context.Context, obj *DGDR) (ctrladmission.Warnings, error) {
+	ws, errs := admission.Validate(obj)
+	return ws, admission.InvalidError(nameOf(ctx, obj), errs)
+}
+
+// ValidateUpdate adds the spec freeze.
+func (Validator) ValidateUpdate(ctx context.Context, oldObj, newObj *DGDR) (ctrladmission.Warnings, error) {
+	ws, errs := admission.ValidateUpdate(oldObj, newObj)
+	return ws, admission.InvalidError(nameOf(ctx, newObj), errs)
+}
+
+// ValidateDelete allows every delete.
+func (Validator) ValidateDelete(context.Context, *DGDR) (ctrladmission.Warnings, error) {
+	return nil, nil
+}
+
+// nameOf is the object's name; with generateName it is empty in the object,
+// so the request's is used.
+func nameOf(ctx context.Context, obj *DGDR) string {
+	if obj != nil && obj.Name != "" {
+		return obj.Name
+	}
+	if req, err := ctrladmission.RequestFromContext(ctx); err == nil && req.Name != "" {
+		return req.Name
+	}
+	if obj != nil {
+		return obj.GenerateName
+	}
+	return ""
+}
+
+// The typed Defaulter cannot return warnings, so the mutating handler puts
+// a sink in the context and appends what the Defaulter collected.
+type sinkKey struct{}
+
+type warningSink struct {
+	mu sync.Mutex
+	ws []string
+}
+
+func (s *warningSink) add(ws []string) {
+	s.mu.Lock()
+	s.ws = append(s.ws, ws...)
+	s.mu.Unlock()
+}
+
+type withWarnings struct{ inner ctrladmission.Handler }
+
+func (h withWarnings) Handle(ctx context.Context, req ctrladmission.Request) ctrladmission.Response {
+	sink := &warningSink{}
+	resp := h.inner.Handle(context.WithValue(ctx, sinkKey{}, sink), req)
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	return resp.WithWarnings(sink.ws...)
+}
+
+// NewMutatingWebhook is the mutating handler: the typed Defaulter wrapped so
+// that its warnings reach the client.
+func NewMutatingWebhook(scheme *runtime.Scheme) *ctrladmission.Webhook {
+	wh := ctrladmission.WithDefaulter[*DGDR](scheme, Defaulter{})
+	wh.Handler = withWarnings{inner: wh.Handler}
+	return wh
+}
+
+// NewValidatingWebhook is the validating handler.
+func NewValidatingWebhook(scheme *runtime.Scheme) *ctrladmission.Webhook {
+	return ctrladmission.WithValidator[*DGDR](scheme, Validator{})
+}
+
+// Registrar is the part of webhook.Server that Register needs.
+type Registrar interface {
+	Register(path string, hook http.Handler)
+}
+
+// Register adds both handlers at admission.MutatePath and ValidatePath.
+func Register(srv Registrar, scheme *runtime.Scheme) {
+	srv.Register(admission.MutatePath, NewMutatingWebhook(scheme))
+	srv.Register(admission.ValidatePath, NewValidatingWebhook(scheme))
+}
