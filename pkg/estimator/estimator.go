@@ -121,6 +121,10 @@ func New(model *Model, sys *System, opts Options) (*Estimator, error) {
 	if co == nil {
 		co = fittedCoefficients
 	}
+	if !(co.GemmEffMax > 0 && co.GemmMHalf >= 0 && co.ComputeScale > 0 && co.BWEff > 0 && co.AttnPrefillEffMax > 0 &&
+		co.AttnPrefillSHalf >= 0 && co.AttnDecodeBWEff > 0 && co.FP8Eff > 0 && co.FP4Eff > 0) {
+		return nil, errors.New("coefficients have a non-positive efficiency: start from DefaultCoefficients()")
+	}
 	be, ok := co.Backends[opts.Backend]
 	if !ok {
 		return nil, fmt.Errorf("backend %q is not supported: use one of %s", opts.Backend, strings.Join(Backends(), ", "))
@@ -243,10 +247,9 @@ func (e *Estimator) collective(g int, bytes float64, allReduce bool) float64 {
 	}
 	fam := e.sys.arFamily
 	scale := 1.0
-	switch fam {
-	case "nvlink5":
-		fam, scale = "h100", e.sys.LinkGBs/450
-	case "pcie", "":
+	if fam != "a100" && fam != "h100" {
+		// No collective data for NVLink5 or PCIe: scale H100's NVSwitch
+		// bandwidth by the link ratio (NVLink4 = 450 GB/s per direction).
 		fam, scale = "h100", e.sys.LinkGBs/450
 	}
 	fit, ok := e.co.AllReduce[fam]
@@ -264,7 +267,7 @@ func (e *Estimator) collective(g int, bytes float64, allReduce bool) float64 {
 	}
 	lat := fit.LatencyUs[i] * e.be.ARLatencyScale
 	bus := fit.BusGBs[i] * scale
-	if g > e.perNode {
+	if g > e.perNode && e.sys.InterNodeGBs > 0 {
 		bus = math.Min(bus, e.sys.InterNodeGBs*0.8)
 		lat += 10
 	}
@@ -484,4 +487,30 @@ func (e *Estimator) decode(m Mapping, concurrency int, ctx float64) float64 {
 	cr := math.Ceil(float64(concurrency) / float64(m.AttnDP))
 	us := e.forward(m, stepSpec{x: cr, decode: true, seqs: cr, ctx: ctx, logits: cr})
 	return e.stepOverheadMs(m) + (us+e.be.PerSeqUs*cr)/1000
+}
+
+// PrefillThroughputPerGPU is isl·1000/TTFT·attn_dp/n input tokens/s/GPU.
+func (e *Estimator) PrefillThroughputPerGPU(m Mapping, isl int) (float64, error) {
+	m, err := e.CheckMapping(m)
+	if err != nil {
+		return 0, err
+	}
+	ttft, err := e.PrefillTTFT(m, isl)
+	if err != nil {
+		return 0, err
+	}
+	return float64(isl) * 1000 / ttft * float64(m.AttnDP) / float64(m.N), nil
+}
+
+// DecodeThroughputPerGPU is c·1000/ITL/n output tokens/s/GPU.
+func (e *Estimator) DecodeThroughputPerGPU(m Mapping, concurrency int, contextLength float64) (float64, error) {
+	m, err := e.CheckMapping(m)
+	if err != nil {
+		return 0, err
+	}
+	itl, err := e.DecodeITL(m, concurrency, contextLength)
+	if err != nil {
+		return 0, err
+	}
+	return float64(concurrency) * 1000 / itl / float64(m.N), nil
 }

@@ -101,7 +101,7 @@ func TestKVBytesPerToken(t *testing.T) {
 		{"meta-llama/Llama-3.1-8B", 4, 2 * 32 * 2 * 128 * 2},
 		{"meta-llama/Llama-3.1-8B", 8, 2 * 32 * 1 * 128 * 2},
 		{"meta-llama/Llama-3.1-8B", 16, 2 * 32 * 1 * 128 * 2}, // KV heads replicated, not split below 1
-		{"Qwen/Qwen3-32B", 2, 2 * 64 * 4 * 128 * 2},          // head_dim from config (h ≠ heads·d)
+		{"Qwen/Qwen3-32B", 2, 2 * 64 * 4 * 128 * 2},           // head_dim from config (h ≠ heads·d)
 		{"deepseek-ai/DeepSeek-V3", 1, 61 * (512 + 64) * 2},   // MLA latent: 70 272
 		{"deepseek-ai/DeepSeek-V3", 8, 61 * (512 + 64) * 2},   // not divided by TP
 	}
@@ -143,6 +143,9 @@ func TestMemoryFitAndOOM(t *testing.T) {
 	mem8, _ := e.Memory(NewMapping("TP", 8))
 	if !mem4.Fits || mem4.MaxKVTokens <= 0 || mem8.MaxKVTokens <= mem4.MaxKVTokens {
 		t.Fatalf("TP4 %+v / TP8 %+v: want both to fit with capacity growing", mem4, mem8)
+	}
+	if mc, err := e.MaxConcurrency(NewMapping("TP", 4), 3000, 1000); err != nil || mc != mem4.MaxKVTokens/4000 {
+		t.Errorf("MaxConcurrency = %d, %v; want %d", mc, err, mem4.MaxKVTokens/4000)
 	}
 	if mem4.MaxKVTokens%16 != 0 {
 		t.Errorf("capacity %d is not a whole number of 16-token blocks", mem4.MaxKVTokens)
@@ -247,6 +250,12 @@ func TestThroughputAcrossTP(t *testing.T) {
 		ttft, _ := e.PrefillTTFT(m, 4096)
 		itl, _ := e.DecodeITL(m, 1, 4096)
 		perGPU := 1000 / itl / float64(tp)
+		if got, _ := e.DecodeThroughputPerGPU(m, 1, 4096); got != perGPU {
+			t.Errorf("DecodeThroughputPerGPU = %g, want %g", got, perGPU)
+		}
+		if got, _ := e.PrefillThroughputPerGPU(m, 4096); !near(got, 4096*1000/ttft/float64(tp), 1e-12) {
+			t.Errorf("PrefillThroughputPerGPU = %g", got)
+		}
 		if i > 0 {
 			if !(ttft < prevTTFT && itl < prevITL) {
 				t.Errorf("TP%d: TTFT %g / ITL %g not below TP%d's %g / %g", tp, ttft, itl, tp/2, prevTTFT, prevITL)
@@ -512,4 +521,24 @@ func FuzzParseModelConfig(f *testing.F) {
 			t.Fatalf("estimates failed: %v %v %v (%g, %g)", err1, err2, err3, ttft, itl)
 		}
 	})
+}
+
+func TestBadCoefficientsRejected(t *testing.T) {
+	md, _ := LookupModel("Qwen/Qwen3-8B")
+	sys, _ := LookupSystem("l40s")
+	if _, err := New(md, sys, Options{Backend: "vllm", Coefficients: &Coefficients{}}); err == nil {
+		t.Fatal("zero coefficients accepted: estimates would divide by zero")
+	}
+	c := DefaultCoefficients()
+	c.BWEff = 0.5
+	e, err := New(md, sys, Options{Backend: "vllm", Coefficients: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, _ := New(md, sys, Options{Backend: "vllm"})
+	a, _ := e.DecodeITL(NewMapping("TP", 1), 1, 1000)
+	b, _ := def.DecodeITL(NewMapping("TP", 1), 1, 1000)
+	if !(a > b) || DefaultCoefficients().BWEff == 0.5 {
+		t.Fatalf("halving bandwidth efficiency did not slow decode (%g vs %g) or leaked into the defaults", a, b)
+	}
 }

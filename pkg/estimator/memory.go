@@ -143,6 +143,18 @@ func (e *Estimator) MaxKVTokens(m Mapping) (int, error) {
 	return mem.MaxKVTokens, nil
 }
 
+// MaxConcurrency is how many isl+osl sequences the engine's KV cache holds.
+func (e *Estimator) MaxConcurrency(m Mapping, isl, osl int) (int, error) {
+	if isl < 1 || osl < 0 || isl > 1<<24 || osl > 1<<24 {
+		return 0, fmt.Errorf("isl %d / osl %d out of range: use isl >= 1 and osl >= 0", isl, osl)
+	}
+	kv, err := e.MaxKVTokens(m)
+	if err != nil {
+		return 0, err
+	}
+	return kv / (isl + osl), nil
+}
+
 // LayerCounts are one dense (GQA, SwiGLU) decoder layer's GEMM FLOPs for a
 // number of tokens and its weight bytes on one GPU at tensor parallelism tp:
 // QKV, O, gate+up and down projections; attention and norms excluded.

@@ -107,20 +107,11 @@ func TestAccuracyReportUpToDate(t *testing.T) {
 	}
 }
 
-func find(errs []Errors, group string) Errors {
-	for _, e := range errs {
-		if e.Group == group {
-			return e
-		}
-	}
-	return Errors{}
-}
-
 // Validation by model family: fit without Qwen, predict every Qwen row.
 func TestHeldOutQwenAccuracy(t *testing.T) {
 	rep := report(t)
-	all := find(rep.HeldOut["qwen"], "all")
-	single := find(rep.HeldOutSingle["qwen"], "all")
+	all := findGroup(rep.HeldOut["qwen"], "all")
+	single := findGroup(rep.HeldOutSingle["qwen"], "all")
 	if all.N < 300 || single.N < 3 {
 		t.Fatalf("held-out Qwen rows: %d (single-stream %d); the data set shrank", all.N, single.N)
 	}
@@ -181,5 +172,18 @@ func TestLoadRows(t *testing.T) {
 	}
 	if fam["llama"] < 600 || fam["qwen"] < 300 || fam["other"] != 0 {
 		t.Fatalf("families %v", fam)
+	}
+}
+
+// MoE/MLA rows never enter the fit; their ITL error guards the MoE model.
+func TestMoETransfer(t *testing.T) {
+	rep := report(t)
+	all := findGroup(rep.MoE, "all")
+	t.Logf("MoE/MLA (never fitted) ITL: median %.1f%% p90 %.1f%% (n=%d)", all.TPOTMedian, all.TPOTP90, all.N)
+	if all.N < 500 {
+		t.Fatalf("only %d MoE rows evaluated", all.N)
+	}
+	if all.TPOTMedian > 20 || all.TPOTP90 > 50 {
+		t.Errorf("MoE ITL error median %.1f%% / p90 %.1f%% regressed (was ≈ 15%% / 42%%)", all.TPOTMedian, all.TPOTP90)
 	}
 }

@@ -8,11 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/estimator"
 )
 
 // RepoRoot walks up from dir to the folder holding go.mod.
@@ -101,7 +104,8 @@ func (t *table) num(row []string, col string) (float64, bool) {
 // Row is one end-to-end measurement of a dense model.
 type Row struct {
 	ID, Model, Family, System, Backend, Precision string
-	ISL, OSL, Prefix, Concurrency, TP             int
+	ISL, OSL, Prefix, Concurrency, TP             int     // TP: the engine's GPU count
+	Kind                                          string  // TP (default), TEP or DEP
 	TTFT, TPOT                                    float64 // ms, measured means
 	Source                                        string
 }
@@ -281,4 +285,75 @@ func loadAllReduce(dir string) ([]arPoint, error) {
 		}
 	}
 	return out, nil
+}
+
+// LoadMoERows reads the aggregated MoE rows of aic_silicon_sample.csv whose
+// layout is one of the profiler's mappings (TP=n with expert TP, TEP=n,
+// DEP=n) on a system of the catalog. They are never fitted: they measure
+// how the dense calibration transfers to MoE and MLA.
+func LoadMoERows(dir string) ([]Row, error) {
+	t, err := readCSV(filepath.Join(dir, "aic_silicon_sample.csv"))
+	if err != nil {
+		return nil, err
+	}
+	var rows []Row
+	for _, r := range t.rows {
+		if t.str(r, "mode") != "agg" {
+			continue
+		}
+		model := t.str(r, "model_path")
+		md, err := estimator.LookupModel(model)
+		if err != nil || !md.IsMoE() {
+			continue
+		}
+		sys := t.str(r, "system")
+		if _, err := estimator.LookupSystem(sys); err != nil {
+			continue
+		}
+		num := func(c string, def float64) float64 {
+			if v, ok := t.num(r, c); ok {
+				return v
+			}
+			return def
+		}
+		tp, dp, mtp, mep := num("tp_size", 1), math.Max(num("attention_dp_size", 1), 1), num("moe_tp_size", 1), num("moe_ep_size", 1)
+		var kind string
+		n := tp * dp
+		switch {
+		case dp == 1 && mtp == tp && mep == 1:
+			kind = "TP"
+		case dp == 1 && mep == tp && mtp == 1:
+			kind = "TEP"
+		case tp == 1 && mep == dp && mtp == 1:
+			kind = "DEP"
+		default:
+			continue
+		}
+		conc := 0.0
+		for _, part := range strings.Split(t.str(r, "silicon_data_source"), ";") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(part), "silicon_concurrency="); ok {
+				conc, _ = strconv.ParseFloat(v, 64)
+			}
+		}
+		batch, _ := t.num(r, "batch_size")
+		isl, _ := t.num(r, "isl")
+		osl, _ := t.num(r, "osl")
+		ttft, ok1 := t.num(r, "silicon_ttft_ms")
+		tpot, ok2 := t.num(r, "silicon_tpot_ms")
+		if conc < 1 || conc != batch || !ok1 || !ok2 || ttft <= 0 || tpot <= 0 || isl < 1 || osl < 2 || n < 1 || n > 1024 {
+			continue
+		}
+		prec := t.str(r, "precision")
+		if prec == "" {
+			prec = md.WeightDtype
+		}
+		if _, ok := map[string]bool{"bf16": true, "fp8": true, "fp4": true}[prec]; !ok {
+			continue
+		}
+		rows = append(rows, Row{ID: t.str(r, "id"), Model: model, Family: family(model), System: sys, Backend: t.str(r, "backend"),
+			Precision: prec, ISL: int(isl), OSL: int(osl), Concurrency: int(conc), TP: int(n), Kind: kind,
+			TTFT: ttft, TPOT: tpot, Source: "aic_silicon_sample.csv"})
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
+	return rows, nil
 }

@@ -159,12 +159,21 @@ func features(rows []Row, c *estimator.Coefficients) []rowFeatures {
 			out[i].reason = errs[k].Error()
 			continue
 		}
-		m := estimator.NewMapping("TP", r.TP)
+		kind := r.Kind
+		if kind == "" {
+			kind = "TP"
+		}
+		m := estimator.NewMapping(kind, r.TP)
 		dec, err1 := e.DecodeITL(m, r.Concurrency, float64(r.ISL+r.Prefix)+float64(r.OSL)/2)
 		pf, err2 := e.PrefillTTFT(m, r.ISL+r.Prefix)
 		pfP, err3 := e.PrefillTTFTWithPrefix(m, r.ISL, r.Prefix)
 		if err1 != nil || err2 != nil || err3 != nil {
 			out[i].reason = fmt.Sprint(err1, err2, err3)
+			continue
+		}
+		mem, err := e.Memory(m)
+		if err != nil || !mem.Fits {
+			out[i].reason = "weights do not fit"
 			continue
 		}
 		out[i] = rowFeatures{dec: dec, pf: pf, pfP: pfP, log2n: math.Log2(float64(r.TP)), ok: true}
@@ -337,7 +346,11 @@ func fitBackends(rows []Row, feats []rowFeatures, arScale float64) map[string]es
 		y = append(y, r.TPOT-f.dec)
 		base = append(base, f.dec)
 		meas = append(meas, r.TPOT)
-		prior = append(prior, 1)
+		w := 1.0
+		if r.Concurrency == 1 {
+			w = singleStreamWeight
+		}
+		prior = append(prior, w)
 	}
 	x := irls(a, y, base, meas, prior)
 	for _, b := range bes {
@@ -407,7 +420,11 @@ func Fit(dir string, rows []Row) (*estimator.Coefficients, error) {
 				continue
 			}
 			ttft, tpot := predict(feats[i], r, bc)
-			o.loss += sq(math.Log(math.Max(tpot, 1e-6)/r.TPOT)) + ttftWeight*sq(math.Log(math.Max(ttft, 1e-6)/r.TTFT))
+			w := 1.0
+			if r.Concurrency == 1 {
+				w = singleStreamWeight
+			}
+			o.loss += w * (sq(math.Log(math.Max(tpot, 1e-6)/r.TPOT)) + ttftWeight*sq(math.Log(math.Max(ttft, 1e-6)/r.TTFT)))
 		}
 		return o
 	}

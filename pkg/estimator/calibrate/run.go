@@ -30,6 +30,13 @@ func Run(dir string) (*Report, error) {
 		rep.HeldOut[fam] = Summarize(preds, SystemBackend)
 		rep.HeldOutSingle[fam] = Summarize(SingleStream(preds), SystemBackend)
 	}
+	moe, err := LoadMoERows(dir)
+	if err != nil {
+		return nil, err
+	}
+	preds := Predict(c, moe)
+	rep.MoERows, rep.MoESkipped = len(preds), len(moe)-len(preds)
+	rep.MoE = Summarize(preds, func(r Row) string { return r.Model + " / " + r.System + " / " + r.Backend })
 	rep.AICITLMPE, err = loadAICBaseline(dir)
 	if err != nil {
 		return nil, err
