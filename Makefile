@@ -16,6 +16,9 @@ BIN         := bin
 K8S_VERSION := v1.37.2
 TESTBIN     := $(BIN)/k8s/$(K8S_VERSION)
 export KUBEBUILDER_ASSETS := $(abspath $(TESTBIN))
+# The kubectl built by `make testbin` serves plugin-discovery tests on a
+# machine without one of its own.
+export PATH := $(PATH):$(abspath $(TESTBIN))
 
 GO_TEST_FLAGS ?= -count=1 -timeout 40m
 # Two cores: keep package-level parallelism modest.
@@ -27,8 +30,16 @@ build: ## Build kubectl-dgdr and webhook into bin/
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/webhook ./cmd/webhook
 
 .PHONY: test
-test: testbin ## Run every test, the control-plane tests included
+test: testbin ensure-numpy ## Run every test: unit, control-plane e2e, then the release check
 	go test $(GO_TEST_FLAGS) -p $(GO_TEST_P) ./...
+	$(MAKE) --no-print-directory release-check
+
+.PHONY: ensure-numpy
+ensure-numpy: # numpy reads our npz files in a test, as the SLA planner does
+	@hack/ensure-numpy.sh
+
+.PHONY: bench
+bench: bench-estimator bench-profile bench-webhook ## Every benchmark with a budget (figures in README)
 
 .PHONY: generate
 generate: ## Regenerate DeepCopy code and the CRDs with controller-gen

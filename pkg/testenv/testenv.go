@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"time"
 
@@ -81,7 +82,7 @@ func BinDir() (string, error) {
 		return "", err
 	}
 	dir := filepath.Join(root, "bin", "k8s", K8sVersion)
-	names := []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
+	names := []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok"}
 	for _, n := range names {
 		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
 			return "", fmt.Errorf("control-plane binary %s is missing from %s: run `make testbin`", n, dir)
@@ -197,6 +198,18 @@ func (e *Env) AddUser(name string, groups ...string) (string, error) {
 	}
 	path := filepath.Join(e.dir, name+".kubeconfig")
 	return path, os.WriteFile(path, kc, 0o600)
+}
+
+// Kubectl runs the kubectl built by `make testbin` as the admin user and
+// returns its combined output.
+func (e *Env) Kubectl(ctx context.Context, args ...string) (string, error) {
+	bin, err := BinDir()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "kubectl"), append([]string{"--kubeconfig", e.Kubeconfig}, args...)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
 // PIDs lists every process this Env started, ours and envtest's, so tests can

@@ -172,6 +172,17 @@ func TestPrinterColumns(t *testing.T) {
 			t.Errorf("cell %s = %v, want %v", names[i], cells[i], want)
 		}
 	}
+
+	// And as a user sees it, through the short name.
+	out, err := env.Kubectl(ctx, "get", "dgdr", "columns", "-n", "default")
+	if err != nil {
+		t.Fatalf("kubectl get dgdr: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || strings.Join(strings.Fields(lines[0]), " ") != "NAME MODEL BACKEND STATE DGD-STATE AGE" ||
+		!strings.HasPrefix(strings.Join(strings.Fields(lines[1]), " "), "columns Qwen/Qwen3-0.6B vllm Ready successful ") {
+		t.Fatalf("kubectl get dgdr printed:\n%s", out)
+	}
 }
 
 func validDGDR(name string) *unstructured.Unstructured {
