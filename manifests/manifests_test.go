@@ -120,16 +120,16 @@ func TestInstallInvariants(t *testing.T) {
 			}
 
 			type hook struct {
-				name         string
-				cc           admissionregv1.WebhookClientConfig
-				rules        []admissionregv1.RuleWithOperations
-				fp           *admissionregv1.FailurePolicyType
-				se           *admissionregv1.SideEffectClass
-				to           *int32
-				mp           *admissionregv1.MatchPolicyType
-				arv          []string
-				wantPath     string
-				selectors    bool
+				name      string
+				cc        admissionregv1.WebhookClientConfig
+				rules     []admissionregv1.RuleWithOperations
+				fp        *admissionregv1.FailurePolicyType
+				se        *admissionregv1.SideEffectClass
+				to        *int32
+				mp        *admissionregv1.MatchPolicyType
+				arv       []string
+				wantPath  string
+				selectors bool
 			}
 			m, vv := r.mutating[0].Webhooks, r.validating[0].Webhooks
 			if len(m) != 1 || len(vv) != 1 {

@@ -121,12 +121,12 @@ func TestDefaultAICMax(t *testing.T) {
 		config string
 		want   any
 	}{
-		{"Qwen/Qwen3-0.6B", aicQwen, float64(4)},        // 16 heads
-		{"Qwen/Qwen3-32B", aicQwen, float64(8)},         // 64 heads, capped at one node
-		{"Qwen/Qwen3-14B", aicQwen, float64(8)},         // 40 heads: 40/8 = 5
-		{"Qwen/Qwen2.5-7B", aicQwen, float64(4)},        // 28 heads: 28/4 = 7, 28/8 not whole
+		{"Qwen/Qwen3-0.6B", aicQwen, float64(4)},                                              // 16 heads
+		{"Qwen/Qwen3-32B", aicQwen, float64(8)},                                               // 64 heads, capped at one node
+		{"Qwen/Qwen3-14B", aicQwen, float64(8)},                                               // 40 heads: 40/8 = 5
+		{"Qwen/Qwen2.5-7B", aicQwen, float64(4)},                                              // 28 heads: 28/4 = 7, 28/8 not whole
 		{"Qwen/Qwen3-0.6B", aicQwen + "hardware: {max_num_gpus_per_engine: 2}\n", float64(2)}, // user value kept
-		{"Qwen/Qwen3-0.6B", baseConfig, float64(8)},     // online mode: untouched
+		{"Qwen/Qwen3-0.6B", baseConfig, float64(8)},                                           // online mode: untouched
 	} {
 		d := mk(t, tc.config)
 		d.Spec.Model = tc.model
@@ -182,7 +182,10 @@ func TestWarnings(t *testing.T) {
 			func(d *v1alpha1.DynamoGraphDeploymentRequest) { d.Spec.Model = "deepseek-ai/DeepSeek-R1" },
 			"hardware.max_num_gpus_per_engine (64) is above four nodes (32 GPUs at 8 per node) for a MoE model"},
 		{"W10 ITL unreachable", `{sla: {isl: 4000, osl: 500, ttft: 300, itl: 0.5}, sweep: {use_ai_configurator: true}, aic: {system: h200_sxm}}`,
-			func(d *v1alpha1.DynamoGraphDeploymentRequest) { d.Spec.Model = "Qwen/Qwen3-32B"; d.Spec.Backend = "trtllm" },
+			func(d *v1alpha1.DynamoGraphDeploymentRequest) {
+				d.Spec.Model = "Qwen/Qwen3-32B"
+				d.Spec.Backend = "trtllm"
+			},
 			"SLA cannot be met: the best ITL the estimator finds for Qwen/Qwen3-32B on h200_sxm with trtllm"},
 		{"W10 TTFT unreachable", `{sla: {isl: 30000, osl: 500, ttft: 1, itl: 50}, hardware: {system: h100_sxm}}`,
 			func(d *v1alpha1.DynamoGraphDeploymentRequest) { d.Spec.Model = "Qwen/Qwen3-32B" },

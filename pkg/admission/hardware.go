@@ -23,8 +23,8 @@ type plan struct {
 	systemErr *field.Error // unknown or (AI Configurator mode) missing
 
 	min, max, gpn          int64
-	hasMin, hasMax, hasGPN bool  // present with a valid value
-	maxPresent             bool  // present at all (even with a bad value)
+	hasMin, hasMax, hasGPN bool // present with a valid value
+	maxPresent             bool // present at all (even with a bad value)
 	countErrs              field.ErrorList
 	moe                    bool
 }

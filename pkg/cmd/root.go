@@ -14,6 +14,7 @@ import (
 	applycmd "github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/apply"
 	createcmd "github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/create"
 	estimatecmd "github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/estimate"
+	loadgencmd "github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/loadgen"
 	profilecmd "github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/profile"
 	statuscmd "github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/status"
 	versioncmd "github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/version"
@@ -68,6 +69,7 @@ DynamoGraphDeployment and the SLA planner's data.`,
 	}
 	add(groupProfiling, estimatecmd.NewCmd(o.IOStreams))
 	add(groupProfiling, profilecmd.NewCmd(o.IOStreams, o.Clock))
+	add(groupProfiling, loadgencmd.NewCmd(o.IOStreams))
 	add(groupProfiling, createcmd.NewCmd(o.ConfigFlags, o.IOStreams))
 	add(groupProfiling, applycmd.NewCmd(o.ConfigFlags, o.IOStreams, o.Clock))
 	add(groupInspection, statuscmd.NewCmd(o.ConfigFlags, o.IOStreams, o.Clock))

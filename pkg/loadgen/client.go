@@ -50,11 +50,18 @@ func (r Record) ITL() (time.Duration, bool) {
 	return (last - r.TTFT) / time.Duration(r.OutputTokens-1), true
 }
 
-func (c *Client) url() string {
+func (c *Client) v1() string {
 	base := strings.TrimSuffix(c.BaseURL, "/")
 	if !strings.HasSuffix(base, "/v1") {
 		base += "/v1"
 	}
+	return base
+}
+
+func (c *Client) modelsURL() string { return c.v1() + "/models" }
+
+func (c *Client) url() string {
+	base := c.v1()
 	if c.Endpoint == EndpointCompletions {
 		return base + "/completions"
 	}

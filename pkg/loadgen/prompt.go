@@ -168,7 +168,7 @@ func Calibrate(isl int, count Counter) (Calibration, error) {
 		}
 		return t, nil
 	}
-	w1, w2 := 8, max(64, min(isl, 2048))
+	w1, w2 := 8, max(16, min(isl, 2048))
 	t1, err := probe(w1)
 	if err != nil {
 		return c, err

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -33,8 +34,11 @@ type Config struct {
 	NoMinTokens bool
 	Extra       map[string]any
 
-	Seed           uint64
-	TokenizerFile  string
+	Seed          uint64
+	TokenizerFile string
+	// Calibration, when its ISL equals ISL, is reused instead of probing
+	// the server again (a decode Job measures many points at one ISL).
+	Calibration    *Calibration
 	RequestTimeout time.Duration // per request; 0 means 30 min (AIPerf's 1800 s)
 
 	// HTTP overrides the client (tests); nil builds one sized for Concurrency.
@@ -114,18 +118,25 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		minTok = 0
 	}
 
-	calRNG := rand.New(rand.NewPCG(cfg.Seed, 0x5eed))
-	cal, err := Calibrate(cfg.ISL, func(words int) (int, error) {
-		rctx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
-		r := cl.Do(rctx, vocab.Prompt(calRNG, words), 1, 0)
-		if r.Err != "" {
-			return 0, errors.New(r.Err)
+	var cal Calibration
+	if cfg.Calibration != nil && cfg.Calibration.ISL == cfg.ISL && cfg.Calibration.Words > 0 {
+		cal = *cfg.Calibration
+		cal.Requests = 0
+	} else {
+		calRNG := rand.New(rand.NewPCG(cfg.Seed, 0x5eed))
+		c, err := Calibrate(cfg.ISL, func(words int) (int, error) {
+			rctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			r := cl.Do(rctx, vocab.Prompt(calRNG, words), 1, 0)
+			if r.Err != "" {
+				return 0, errors.New(r.Err)
+			}
+			return r.PromptTokens, nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		return r.PromptTokens, nil
-	})
-	if err != nil {
-		return nil, err
+		cal = c
 	}
 	logf("calibrated: %d words give %d prompt tokens (%.3f tokens/word, template %.0f) after %d requests",
 		cal.Words, cal.ISL, cal.PerWord, cal.Overhead, cal.Requests)
@@ -145,6 +156,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return cl.Do(rctx, prompt(), cfg.OSL, minTok)
 	}
 
+	// Open the connections first so TCP set-up under load does not land
+	// in the first wave's TTFT (GET /v1/models never touches the engine).
+	warmConnections(ctx, cl, cfg.Concurrency)
 	if cfg.WarmupRequests > 0 {
 		logf("warm-up: %d requests", cfg.WarmupRequests)
 		recs := runPool(ctx, min(cfg.Concurrency, cfg.WarmupRequests), cfg.WarmupRequests, 0, one)
@@ -165,6 +179,27 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return res, err
 	}
 	return res, nil
+}
+
+func warmConnections(ctx context.Context, cl *Client, n int) {
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, cl.modelsURL(), nil)
+			if err != nil {
+				return
+			}
+			resp, err := cl.HTTP.Do(req)
+			if err != nil {
+				return
+			}
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+			_ = resp.Body.Close()
+		}()
+	}
+	wg.Wait()
 }
 
 // runPool keeps conc requests in flight until count requests were issued

@@ -208,15 +208,15 @@ func (s *Server) complete(w http.ResponseWriter, hr *http.Request, chat bool) {
 		}
 		return rc.Flush()
 	}
+	// queue buffers an event for the next send (one write per token).
+	queue := func(payload string) { _, _ = bw.WriteString("data: " + payload + "\n\n") }
 	tokenChunk := head + `{"index":0,"delta":{"content":" x"},"finish_reason":null}]}`
 	if !chat {
 		tokenChunk = head + `{"index":0,"text":" x","finish_reason":null}]}`
 	}
 	n, err := s.generate(hr.Context(), q, func(i int) error {
 		if i == 0 && chat {
-			if err := send(head + `{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}`); err != nil {
-				return err
-			}
+			queue(head + `{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}`)
 		}
 		return send(tokenChunk)
 	})

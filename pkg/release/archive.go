@@ -3,7 +3,6 @@ package release
 import (
 	"archive/tar"
 	"archive/zip"
-	"compress/flate"
 	"compress/gzip"
 	"fmt"
 	"io"
@@ -73,7 +72,8 @@ func sortedEntries(entries []Entry) ([]Entry, error) {
 // WriteTarGz writes a reproducible .tar.gz: sorted entries, one fixed mtime,
 // numeric owners without names, and an empty gzip header.
 func WriteTarGz(w io.Writer, entries []Entry, modTime time.Time) error {
-	gz, err := gzip.NewWriterLevel(w, gzip.BestCompression)
+	// Default level: level 9 is 2.5x slower on a Go binary for 1% less.
+	gz, err := gzip.NewWriterLevel(w, gzip.DefaultCompression)
 	if err != nil {
 		return err
 	}
@@ -138,9 +138,6 @@ func WriteZip(w io.Writer, entries []Entry, modTime time.Time) error {
 		return err
 	}
 	zw := zip.NewWriter(w)
-	zw.RegisterCompressor(zip.Deflate, func(out io.Writer) (io.WriteCloser, error) {
-		return flate.NewWriter(out, flate.BestCompression)
-	})
 	for _, e := range entries {
 		if e.Dir {
 			return fmt.Errorf("archive entry %s: zip archives here hold files only", e.Name)

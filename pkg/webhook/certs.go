@@ -178,7 +178,7 @@ func (r *CertRotator) needsRenewal(data map[string][]byte) string {
 	if err != nil {
 		return "no usable CA: " + err.Error()
 	}
-	_, renew, _ := r.durations()
+	_, _, renew := r.durations()
 	now := r.now()
 	if now.Add(renew).After(ca.NotAfter) {
 		return "CA expires soon"

@@ -1,11 +1,11 @@
 package webhook
 
 import (
-	"encoding/json"
 	"net/http"
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	sigsjson "sigs.k8s.io/json"
 )
 
 // FuzzAdmissionReview posts arbitrary bodies to both handlers with panic
@@ -36,7 +36,8 @@ func FuzzAdmissionReview(f *testing.F) {
 	mutate, validate := handlers()
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var in admissionv1.AdmissionReview
-		decoded := json.Unmarshal(body, &in) == nil && in.Request != nil
+		// Case-sensitive, like the apiserver's codec ("Uid" is not "uid").
+		decoded := sigsjson.UnmarshalCaseSensitivePreserveInts(body, &in) == nil && in.Request != nil
 		for _, wh := range []http.Handler{mutate, validate} {
 			resp := post(t, wh, body)
 			if decoded && resp.Result != nil && resp.Result.Code == 400 {

@@ -1,0 +1,190 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/admission"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cluster"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/testenv"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/webhook"
+)
+
+// suite is the one control plane of this package, started in TestMain.
+type suite struct {
+	env    *testenv.Env
+	bin    string // the built kubectl-dgdr
+	root   string
+	client client.Client
+}
+
+var s suite // the only package variable: TestMain's shared fixture
+
+func TestMain(m *testing.M) {
+	code, err := run(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e setup:", err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+func run(m *testing.M) (int, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		return 1, err
+	}
+	s.root = root
+	tmp, err := os.MkdirTemp("", "dgdr-e2e-")
+	if err != nil {
+		return 1, err
+	}
+	defer os.RemoveAll(tmp)
+
+	// Build the plugin once, as users get it.
+	s.bin = filepath.Join(tmp, "kubectl-dgdr")
+	build := exec.Command("go", "build", "-o", s.bin, "./cmd/kubectl-dgdr")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return 1, fmt.Errorf("go build ./cmd/kubectl-dgdr: %v\n%s", err, out)
+	}
+
+	env, err := testenv.Start(ctx, testenv.Options{Full: true, Nodes: testenv.H100Nodes(2), WebhookInstall: webhookInstall()})
+	if env != nil {
+		defer func() { _ = env.Stop() }()
+	}
+	if err != nil {
+		return 1, err
+	}
+	s.env = env
+	if err := serveWebhook(ctx, env.Environment.WebhookInstallOptions); err != nil {
+		return 1, err
+	}
+	sch, err := cluster.NewScheme()
+	if err != nil {
+		return 1, err
+	}
+	if s.client, err = client.New(env.Config, client.Options{Scheme: sch}); err != nil {
+		return 1, err
+	}
+	return m.Run(), nil
+}
+
+// webhookInstall registers this project's mutating and validating webhooks
+// for DGDR CREATE and UPDATE; envtest points them at the local TLS server.
+func webhookInstall() *envtest.WebhookInstallOptions {
+	rules := []admissionv1.RuleWithOperations{{
+		Operations: []admissionv1.OperationType{admissionv1.Create, admissionv1.Update},
+		Rule: admissionv1.Rule{APIGroups: []string{"nvidia.com"}, APIVersions: []string{"v1alpha1"},
+			Resources: []string{v1alpha1.DGDRResource}, Scope: ptr.To(admissionv1.NamespacedScope)},
+	}}
+	svc := func(path string) admissionv1.WebhookClientConfig {
+		return admissionv1.WebhookClientConfig{Service: &admissionv1.ServiceReference{Name: "dgdr-webhook", Namespace: "dgdr-system", Path: ptr.To(path)}}
+	}
+	none := admissionv1.SideEffectClassNone
+	fail := admissionv1.Fail
+	eq := admissionv1.Equivalent
+	return &envtest.WebhookInstallOptions{
+		MutatingWebhooks: []*admissionv1.MutatingWebhookConfiguration{{
+			ObjectMeta: metav1.ObjectMeta{Name: "kubectl-dgdr-mutating"},
+			TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "MutatingWebhookConfiguration"},
+			Webhooks: []admissionv1.MutatingWebhook{{Name: "mdynamographdeploymentrequest.kubectl-dgdr.io", ClientConfig: svc(admission.MutatePath),
+				Rules: rules, SideEffects: &none, FailurePolicy: &fail, MatchPolicy: &eq, TimeoutSeconds: ptr.To[int32](5),
+				AdmissionReviewVersions: []string{"v1"}}},
+		}},
+		ValidatingWebhooks: []*admissionv1.ValidatingWebhookConfiguration{{
+			ObjectMeta: metav1.ObjectMeta{Name: "kubectl-dgdr-validating"},
+			TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingWebhookConfiguration"},
+			Webhooks: []admissionv1.ValidatingWebhook{{Name: "vdynamographdeploymentrequest.kubectl-dgdr.io", ClientConfig: svc(admission.ValidatePath),
+				Rules: rules, SideEffects: &none, FailurePolicy: &fail, MatchPolicy: &eq, TimeoutSeconds: ptr.To[int32](5),
+				AdmissionReviewVersions: []string{"v1"}}},
+		}},
+	}
+}
+
+// serveWebhook runs pkg/webhook's handlers on envtest's TLS address and
+// waits until the port accepts connections.
+func serveWebhook(ctx context.Context, o envtest.WebhookInstallOptions) error {
+	tlsOpts, err := webhook.TLSOpts("1.2", false)
+	if err != nil {
+		return err
+	}
+	srv := crwebhook.NewServer(crwebhook.Options{Host: o.LocalServingHost, Port: o.LocalServingPort, CertDir: o.LocalServingCertDir, TLSOpts: tlsOpts})
+	webhook.Register(srv, webhook.NewScheme())
+	go func() { _ = srv.Start(ctx) }()
+	addr := net.JoinHostPort(o.LocalServingHost, fmt.Sprint(o.LocalServingPort))
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			_ = c.Close()
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return errors.New("the webhook server did not start listening on " + addr)
+}
+
+// result is one run of the binary.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+}
+
+// kdgdr runs the built plugin with the admin kubeconfig.
+func kdgdr(t *testing.T, args ...string) result {
+	t.Helper()
+	return kdgdrAs(t, s.env.Kubeconfig, args...)
+}
+
+func kdgdrAs(t *testing.T, kubeconfig string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.bin, append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("running kubectl-dgdr %s: %v", strings.Join(args, " "), err)
+	}
+	return r
+}
+
+// mustRun fails the test unless the plugin exits 0.
+func mustRun(t *testing.T, args ...string) result {
+	t.Helper()
+	r := kdgdr(t, args...)
+	if r.code != 0 {
+		t.Fatalf("kubectl-dgdr %s: %s", strings.Join(args, " "), r)
+	}
+	return r
+}

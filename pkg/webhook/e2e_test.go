@@ -1,0 +1,473 @@
+package webhook
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	admissionregv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-dgdr/kubectl-dgdr/manifests"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/testenv"
+)
+
+// e2ePrefix renames the rendered configurations for envtest, so the
+// self-managed certificate test can create the real names without
+// interfering with the webhook these tests talk to.
+const e2ePrefix = "e2e-"
+
+// webhookConfigs returns the configurations rendered from manifests/webhook.
+func webhookConfigs(t *testing.T) ([]*admissionregv1.MutatingWebhookConfiguration, []*admissionregv1.ValidatingWebhookConfiguration) {
+	t.Helper()
+	m, err := manifests.Build("webhook")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mw []*admissionregv1.MutatingWebhookConfiguration
+	var vw []*admissionregv1.ValidatingWebhookConfiguration
+	for _, r := range m.Resources() {
+		b, err := r.AsYAML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch r.GetKind() {
+		case "MutatingWebhookConfiguration":
+			c := &admissionregv1.MutatingWebhookConfiguration{}
+			if err := yaml.UnmarshalStrict(b, c); err != nil {
+				t.Fatal(err)
+			}
+			mw = append(mw, c)
+		case "ValidatingWebhookConfiguration":
+			c := &admissionregv1.ValidatingWebhookConfiguration{}
+			if err := yaml.UnmarshalStrict(b, c); err != nil {
+				t.Fatal(err)
+			}
+			vw = append(vw, c)
+		}
+	}
+	if len(mw) != 1 || len(vw) != 1 {
+		t.Fatalf("rendered %d mutating and %d validating configurations", len(mw), len(vw))
+	}
+	return mw, vw
+}
+
+// warnings collects the Warning headers the apiserver sends.
+type warnings struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (w *warnings) HandleWarningHeader(_ int, _ string, text string) {
+	w.mu.Lock()
+	w.list = append(w.list, text)
+	w.mu.Unlock()
+}
+
+func (w *warnings) take() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := w.list
+	w.list = nil
+	return out
+}
+
+type e2e struct {
+	env   *testenv.Env
+	c     client.Client
+	warns *warnings
+}
+
+// startE2E runs the real kube-apiserver with our rendered configurations
+// and our server on the TLS port and certificate envtest prepared.
+func startE2E(t *testing.T) *e2e {
+	t.Helper()
+	mw, vw := webhookConfigs(t)
+	mw[0].Name, vw[0].Name = e2ePrefix+mw[0].Name, e2ePrefix+vw[0].Name
+	ctx, cancel := context.WithCancel(context.Background())
+	env, err := testenv.Start(ctx, testenv.Options{WebhookInstall: &envtest.WebhookInstallOptions{
+		MutatingWebhooks: mw, ValidatingWebhooks: vw,
+	}})
+	t.Cleanup(func() {
+		cancel()
+		if env != nil {
+			if err := env.Stop(); err != nil {
+				t.Errorf("stopping the control plane: %v", err)
+			}
+		}
+	})
+	if err != nil {
+		t.Fatalf("%v (run `make testbin` if binaries are missing)", err)
+	}
+	wio := &env.Environment.WebhookInstallOptions
+	go func() {
+		err := Run(ctx, Options{Host: wio.LocalServingHost, Port: wio.LocalServingPort, CertDir: wio.LocalServingCertDir,
+			TLSMinVersion: "1.2", Log: logr.Discard()})
+		if err != nil {
+			t.Errorf("webhook server: %v", err)
+		}
+	}()
+	addr := net.JoinHostPort(wio.LocalServingHost, strconv.Itoa(wio.LocalServingPort))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
+		if err == nil {
+			proto := conn.ConnectionState().NegotiatedProtocol
+			_ = conn.Close()
+			if proto == "h2" {
+				t.Fatalf("HTTP/2 negotiated, want it off by default")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("webhook server never accepted TLS on %s: %v", addr, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	w := &warnings{}
+	cfg := rest.CopyConfig(env.Config)
+	cfg.WarningHandler = w
+	c, err := client.New(cfg, client.Options{Scheme: NewScheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &e2e{env: env, c: c, warns: w}
+}
+
+func (e *e2e) namespace(t *testing.T, name string) string {
+	t.Helper()
+	_, err := e.env.Client.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+func loadExampleDGDR(t *testing.T, name, ns string) *v1alpha1.DynamoGraphDeploymentRequest {
+	t.Helper()
+	d := &v1alpha1.DynamoGraphDeploymentRequest{}
+	if err := json.Unmarshal(exampleJSON(t, name, ns), d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func cfgOf(t *testing.T, d *v1alpha1.DynamoGraphDeploymentRequest) map[string]map[string]any {
+	t.Helper()
+	var m map[string]map[string]any
+	if err := json.Unmarshal(d.Spec.ProfilingConfig.Config.Raw, &m); err != nil {
+		t.Fatalf("stored config: %v", err)
+	}
+	return m
+}
+
+func TestE2E(t *testing.T) {
+	e := startE2E(t)
+	ctx := context.Background()
+
+	t.Run("examples get the injected fields", func(t *testing.T) {
+		ns := e.namespace(t, "examples")
+		for _, n := range exampleNames {
+			d := loadExampleDGDR(t, n, ns)
+			e.warns.take()
+			if err := e.c.Create(ctx, d); err != nil {
+				t.Fatalf("%s refused: %v", n, err)
+			}
+			ws := e.warns.take()
+			got := &v1alpha1.DynamoGraphDeploymentRequest{}
+			if err := e.c.Get(ctx, client.ObjectKeyFromObject(d), got); err != nil {
+				t.Fatal(err)
+			}
+			c := cfgOf(t, got)
+			if c["deployment"]["model"] != d.Spec.Model || c["engine"]["backend"] != d.Spec.Backend ||
+				c["deployment"]["namespace"] != ns || c["deployment"]["dgd_image"] != d.Spec.DeploymentOverrides.WorkersImage {
+				t.Errorf("%s: stored config lacks the injected fields: %v", n, c)
+			}
+			if n == "trtllm-aic-offline" {
+				if c["hardware"]["max_num_gpus_per_engine"] != float64(8) {
+					t.Errorf("AIC max not injected: %v", c["hardware"])
+				}
+				if !containsAll(ws, "max_num_gpus_per_engine was not set; set it to 8") {
+					t.Errorf("the mutating warning did not reach the client: %q", ws)
+				}
+			}
+			if n == "sglang-moe" && !containsAll(ws, "engine.is_moe_model is not read by the profiler") {
+				t.Errorf("the validating warning did not reach the client: %q", ws)
+			}
+		}
+	})
+
+	t.Run("bad objects are refused with our message", func(t *testing.T) {
+		ns := e.namespace(t, "refusals")
+		for _, tc := range []struct{ config, want string }{
+			{`{"sla":{"isl":3000,"osl":150,"ttft":"200","itl":20}}`,
+				`spec.profilingConfig.config.sla.ttft: Invalid value: "200": sla.ttft must be a number, not a string; remove the quotes (ttft: 200)`},
+			{`{"sla":{"isl":3000,"osl":150,"ttft":200,"itl":20},"sweep":{"use_ai_configurator":true,"aic_system":"h200_sxm"},"hardware":{"max_num_gpus_per_engine":8}}`,
+				`spec.profilingConfig.config.hardware.max_num_gpus_per_engine: Invalid value: 8: num_heads 16 should be divisible by tp_size 8 and the division result should be >= 4; set spec.profilingConfig.config.hardware.max_num_gpus_per_engine to 4`},
+			{`{"sla":{"isl":3000,"osl":150,"tftt":200,"itl":20}}`, `did you mean ttft?`},
+			{`{"deployment":"flat","sla":{"isl":3000,"osl":150,"ttft":200,"itl":20}}`, `profilingConfig.config.deployment must be an object, got string`},
+		} {
+			d := loadExampleDGDR(t, "vllm-dense-online", ns)
+			d.Name = "bad"
+			d.Spec.ProfilingConfig.Config.Raw = []byte(tc.config)
+			err := e.c.Create(ctx, d)
+			if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), `admission webhook "vdgdr.nvidia.com" denied the request`) {
+				t.Errorf("config %s: err = %v\nwant our webhook's Invalid with %q", tc.config, err, tc.want)
+			}
+		}
+	})
+
+	t.Run("warnings reach the client", func(t *testing.T) {
+		ns := e.namespace(t, "warnings")
+		d := loadExampleDGDR(t, "vllm-dense-online", ns)
+		d.Spec.ProfilingConfig.Config.Raw = []byte(`{"deployment":{"model":"someone/else"},"sla":{"isl":3000,"osl":150,"ttft":200,"itl":20},"engine":{"maxNumGpusPerEngine":4}}`)
+		e.warns.take()
+		if err := e.c.Create(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		ws := e.warns.take()
+		if !containsAll(ws, "spec.profilingConfig.config.deployment.model (someone/else) will be overwritten by spec.model (Qwen/Qwen3-0.6B)",
+			"spec.profilingConfig.config.engine.maxNumGpusPerEngine is not read by the profiler; use hardware.maxNumGpusPerEngine") {
+			t.Errorf("warnings = %q", ws)
+		}
+	})
+
+	t.Run("dry-run=server", func(t *testing.T) {
+		ns := e.namespace(t, "dryrun")
+		d := loadExampleDGDR(t, "trtllm-aic-offline", ns)
+		if err := e.c.Create(ctx, d, client.DryRunAll); err != nil {
+			t.Fatalf("dry-run create: %v", err)
+		}
+		if c := cfgOf(t, d); c["hardware"]["max_num_gpus_per_engine"] != float64(8) || c["deployment"]["model"] != "Qwen/Qwen3-32B" {
+			t.Errorf("dry-run result lacks the injected fields: %v", c)
+		}
+		err := e.c.Get(ctx, client.ObjectKeyFromObject(d), &v1alpha1.DynamoGraphDeploymentRequest{})
+		if !apierrors.IsNotFound(err) {
+			t.Errorf("dry-run persisted the object: %v", err)
+		}
+		bad := loadExampleDGDR(t, "vllm-dense-online", ns)
+		bad.Spec.Model = ""
+		if err := e.c.Create(ctx, bad, client.DryRunAll); err == nil || !strings.Contains(err.Error(), "spec.model") {
+			t.Errorf("dry-run of a bad object: %v", err)
+		}
+	})
+
+	t.Run("spec edit during Profiling is refused", func(t *testing.T) {
+		ns := e.namespace(t, "frozen")
+		d := loadExampleDGDR(t, "vllm-dense-online", ns)
+		if err := e.c.Create(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		d.Status.State = v1alpha1.StateProfiling
+		if err := e.c.Status().Update(ctx, d); err != nil {
+			t.Fatalf("status update (the webhook must not see /status): %v", err)
+		}
+		edited := d.DeepCopy()
+		edited.Spec.AutoApply = false
+		err := e.c.Update(ctx, edited)
+		if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), `spec: Forbidden: updates are forbidden while the resource is in state "Profiling"; delete and recreate the resource to change its spec`) {
+			t.Errorf("spec edit in Profiling: %v", err)
+		}
+		labelled := d.DeepCopy()
+		labelled.Labels = map[string]string{"team": "a"}
+		if err := e.c.Update(ctx, labelled); err != nil {
+			t.Errorf("label edit in Profiling refused: %v", err)
+		}
+		if err := e.c.Delete(ctx, labelled); err != nil {
+			t.Errorf("delete in Profiling refused: %v", err)
+		}
+	})
+
+	t.Run("self-managed certificate with its RBAC only", func(t *testing.T) {
+		testSelfManaged(t, e)
+	})
+}
+
+func containsAll(list []string, subs ...string) bool {
+	joined := strings.Join(list, "\n")
+	for _, s := range subs {
+		if !strings.Contains(joined, s) {
+			return false
+		}
+	}
+	return true
+}
+
+// testSelfManaged installs the self-managed variant's Namespace, Secret,
+// RBAC and configurations (with rules that match nothing, so they never
+// intercept the other tests), then runs the rotator as the webhook's
+// ServiceAccount: the RBAC shipped must be enough.
+func testSelfManaged(t *testing.T, e *e2e) {
+	ctx := context.Background()
+	m, err := manifests.Build("install/self-managed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := e.env.Client
+	var secretName, ns, mwcName, vwcName, svcName string
+	for _, r := range m.Resources() {
+		b, _ := r.AsYAML()
+		var err error
+		switch r.GetKind() {
+		case "Namespace":
+			var o corev1.Namespace
+			_ = yaml.Unmarshal(b, &o)
+			ns = o.Name
+			_, err = admin.CoreV1().Namespaces().Create(ctx, &o, metav1.CreateOptions{})
+		case "Secret":
+			var o corev1.Secret
+			_ = yaml.Unmarshal(b, &o)
+			secretName = o.Name
+			_, err = admin.CoreV1().Secrets(o.Namespace).Create(ctx, &o, metav1.CreateOptions{})
+		case "Service":
+			svcName = r.GetName()
+		case "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding":
+			err = createRBAC(ctx, e, r.GetKind(), b)
+		case "MutatingWebhookConfiguration":
+			var o admissionregv1.MutatingWebhookConfiguration
+			_ = yaml.Unmarshal(b, &o)
+			mwcName = o.Name
+			o.Webhooks[0].Rules[0].Resources = []string{"nothingatall"}
+			_, err = admin.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, &o, metav1.CreateOptions{})
+		case "ValidatingWebhookConfiguration":
+			var o admissionregv1.ValidatingWebhookConfiguration
+			_ = yaml.Unmarshal(b, &o)
+			vwcName = o.Name
+			o.Webhooks[0].Rules[0].Resources = []string{"nothingatall"}
+			_, err = admin.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, &o, metav1.CreateOptions{})
+		}
+		if err != nil {
+			t.Fatalf("install %s %s: %v", r.GetKind(), r.GetName(), err)
+		}
+	}
+	// A client certificate for system:serviceaccount:<ns>:dgdr-webhook is
+	// subject to the RoleBinding and ClusterRoleBinding shipped.
+	kc, err := e.env.AddUser(fmt.Sprintf("system:serviceaccount:%s:dgdr-webhook", ns), "system:serviceaccounts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	saCfg, err := clientcmd.BuildConfigFromFlags("", kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	certDir := t.TempDir()
+	r, err := NewCertRotator(saCfg, CertRotator{Namespace: ns, SecretName: secretName, ServiceName: svcName,
+		MutatingName: mwcName, ValidatingName: vwcName, CertDir: certDir, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.EnsureWithRetry(ctx, logr.Discard()); err != nil {
+		t.Fatalf("first issue as the ServiceAccount: %v", err)
+	}
+	sec, err := admin.CoreV1().Secrets(ns).Get(ctx, secretName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reason := r.needsRenewal(sec.Data); reason != "" {
+		b, _ := pem.Decode(sec.Data["tls.crt"])
+		c, _ := x509.ParseCertificate(b.Bytes)
+		t.Fatalf("issued certificate unusable: %s (now %v, NotBefore %v NotAfter %v)", reason, now, c.NotBefore, c.NotAfter)
+	}
+	crt, _ := os.ReadFile(filepath.Join(certDir, "tls.crt"))
+	if string(crt) != string(sec.Data["tls.crt"]) {
+		t.Error("tls.crt in --cert-dir differs from the Secret")
+	}
+	if _, err := tls.LoadX509KeyPair(filepath.Join(certDir, "tls.crt"), filepath.Join(certDir, "tls.key")); err != nil {
+		t.Errorf("files in --cert-dir do not form a key pair: %v", err)
+	}
+	checkBundle := func(want []byte) {
+		t.Helper()
+		mwc, err := admin.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, mwcName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		vwc, err := admin.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, vwcName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(mwc.Webhooks[0].ClientConfig.CABundle) != string(want) || string(vwc.Webhooks[0].ClientConfig.CABundle) != string(want) {
+			t.Error("caBundle of the configurations is not the Secret's CA")
+		}
+	}
+	checkBundle(sec.Data["ca.crt"])
+
+	// A second run changes nothing.
+	if err := r.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := admin.CoreV1().Secrets(ns).Get(ctx, secretName, metav1.GetOptions{})
+	if again.ResourceVersion != sec.ResourceVersion {
+		t.Error("Ensure rewrote a valid certificate")
+	}
+	// Eleven months later the leaf is renewed under the same CA.
+	now = now.Add(335 * 24 * time.Hour)
+	if err := r.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	renewed, _ := admin.CoreV1().Secrets(ns).Get(ctx, secretName, metav1.GetOptions{})
+	if string(renewed.Data["tls.crt"]) == string(sec.Data["tls.crt"]) || string(renewed.Data["ca.crt"]) != string(sec.Data["ca.crt"]) {
+		t.Error("want a new serving certificate under the same CA")
+	}
+	checkBundle(sec.Data["ca.crt"])
+	// The ServiceAccount cannot touch other Secrets.
+	other := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "other", Namespace: ns}}
+	if _, err := admin.CoreV1().Secrets(ns).Create(ctx, other, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r2 := *r
+	r2.SecretName = "other"
+	if err := r2.Ensure(ctx); !apierrors.IsForbidden(errors.Unwrap(err)) {
+		t.Errorf("the ServiceAccount could read another Secret: %v", err)
+	}
+}
+
+func createRBAC(ctx context.Context, e *e2e, kind string, b []byte) error {
+	rb := e.env.Client.RbacV1()
+	var err error
+	switch kind {
+	case "Role":
+		var o rbacv1.Role
+		if err = yaml.Unmarshal(b, &o); err == nil {
+			_, err = rb.Roles(o.Namespace).Create(ctx, &o, metav1.CreateOptions{})
+		}
+	case "RoleBinding":
+		var o rbacv1.RoleBinding
+		if err = yaml.Unmarshal(b, &o); err == nil {
+			_, err = rb.RoleBindings(o.Namespace).Create(ctx, &o, metav1.CreateOptions{})
+		}
+	case "ClusterRole":
+		var o rbacv1.ClusterRole
+		if err = yaml.Unmarshal(b, &o); err == nil {
+			_, err = rb.ClusterRoles().Create(ctx, &o, metav1.CreateOptions{})
+		}
+	case "ClusterRoleBinding":
+		var o rbacv1.ClusterRoleBinding
+		if err = yaml.Unmarshal(b, &o); err == nil {
+			_, err = rb.ClusterRoleBindings().Create(ctx, &o, metav1.CreateOptions{})
+		}
+	}
+	return err
+}

@@ -1,0 +1,131 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
+)
+
+// Environment variables a profiling Job gives the measure container.
+const (
+	EnvNamespace = "POD_NAMESPACE"
+	EnvDGDRName  = "DGDR_NAME"
+	EnvDGDRUID   = "DGDR_UID"
+	EnvNodeRank  = "NODE_RANK"
+)
+
+// ConfigMapSink writes results to a ConfigMap owned by the DGDR. It needs
+// only create, get and update on ConfigMaps.
+type ConfigMapSink struct {
+	Client    kubernetes.Interface
+	Namespace string
+	Name      string
+	DGDRName  string
+	DGDRUID   types.UID
+	Labels    map[string]string
+}
+
+// Validate names the first missing field.
+func (s *ConfigMapSink) Validate() error {
+	switch {
+	case s.Client == nil:
+		return fmt.Errorf("no Kubernetes client: the measure container needs in-cluster config")
+	case s.Namespace == "":
+		return fmt.Errorf("namespace is empty: set %s (downward API metadata.namespace)", EnvNamespace)
+	case s.Name == "":
+		return fmt.Errorf("result ConfigMap name is empty: set --configmap")
+	case s.DGDRName == "" || s.DGDRUID == "":
+		return fmt.Errorf("DGDR owner is incomplete (name %q, uid %q): set %s and %s", s.DGDRName, s.DGDRUID, EnvDGDRName, EnvDGDRUID)
+	}
+	return nil
+}
+
+// Write creates the ConfigMap or updates the existing one (a retried pod).
+func (s *ConfigMapSink) Write(ctx context.Context, res *Result) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding the result: %w", err)
+	}
+	labels := map[string]string{v1alpha1.LabelDGDRName: s.DGDRName, v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue}
+	for k, v := range s.Labels {
+		labels[k] = v
+	}
+	cm := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: s.Name, Namespace: s.Namespace, Labels: labels,
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: v1alpha1.GroupVersion.String(), Kind: "DynamoGraphDeploymentRequest",
+				Name: s.DGDRName, UID: s.DGDRUID,
+			}},
+		},
+		Data: map[string]string{ResultKey: string(b)},
+	}
+	cms := s.Client.CoreV1().ConfigMaps(s.Namespace)
+	_, err = cms.Create(ctx, cm, metav1.CreateOptions{})
+	if err == nil {
+		return nil
+	}
+	if !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating ConfigMap %s/%s: %w", s.Namespace, s.Name, err)
+	}
+	for range 5 { // conflicts: another attempt of this pod wrote meanwhile
+		cur, err := cms.Get(ctx, s.Name, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("reading ConfigMap %s/%s: %w", s.Namespace, s.Name, err)
+		}
+		cur.Labels, cur.OwnerReferences, cur.Data = labels, cm.OwnerReferences, cm.Data
+		if _, err = cms.Update(ctx, cur, metav1.UpdateOptions{}); err == nil {
+			return nil
+		} else if !apierrors.IsConflict(err) {
+			return fmt.Errorf("updating ConfigMap %s/%s: %w", s.Namespace, s.Name, err)
+		}
+	}
+	return fmt.Errorf("updating ConfigMap %s/%s: conflicts kept happening", s.Namespace, s.Name)
+}
+
+// WaitExists polls until the ConfigMap exists (ranks > 0 of a multi-node
+// Job wait for rank 0's result, then end their pod).
+func (s *ConfigMapSink) WaitExists(ctx context.Context, poll time.Duration) error {
+	for {
+		_, err := s.Client.CoreV1().ConfigMaps(s.Namespace).Get(ctx, s.Name, metav1.GetOptions{})
+		if err == nil {
+			return nil
+		}
+		if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("reading ConfigMap %s/%s: %w", s.Namespace, s.Name, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(poll):
+		}
+	}
+}
+
+// ReadResult decodes a result ConfigMap (for the plugin).
+func ReadResult(cm *corev1.ConfigMap) (*Result, error) {
+	raw, ok := cm.Data[ResultKey]
+	if !ok {
+		return nil, fmt.Errorf("ConfigMap %s/%s has no key %s", cm.Namespace, cm.Name, ResultKey)
+	}
+	var r Result
+	if err := json.Unmarshal([]byte(raw), &r); err != nil {
+		return nil, fmt.Errorf("ConfigMap %s/%s key %s: %w", cm.Namespace, cm.Name, ResultKey, err)
+	}
+	if r.SchemaVersion != ResultSchema {
+		return nil, fmt.Errorf("ConfigMap %s/%s: schema %q, want %q", cm.Namespace, cm.Name, r.SchemaVersion, ResultSchema)
+	}
+	return &r, nil
+}
