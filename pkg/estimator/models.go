@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"unicode"
 )
 
 // Model is the architecture the estimator needs, as read from a HF config.json.
@@ -144,8 +145,13 @@ var catalog = func() []Model {
 // normKey folds case and treats '.', '-' and '_' alike, so QWEN3_0.6B and
 // QWEN3_0_6B name the same model.
 func normKey(s string) string {
-	s = strings.ToLower(strings.TrimSpace(s))
-	return strings.NewReplacer(".", "_", "-", "_").Replace(s)
+	// Admission calls this for every review: map runes instead of building a Replacer.
+	return strings.Map(func(r rune) rune {
+		if r == '.' || r == '-' {
+			return '_'
+		}
+		return unicode.ToLower(r)
+	}, strings.TrimSpace(s))
 }
 
 // LookupModel finds a catalog model by HF id (with or without the org), by
