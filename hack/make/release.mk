@@ -103,7 +103,7 @@ IMAGE_REPO      ?= ghcr.io/kubectl-dgdr
 IMAGE_PLATFORMS ?= linux/amd64,linux/arm64
 IMAGE_DIR       ?= $(DIST)/images
 IMAGE_PKG_webhook ?= ./cmd/webhook
-IMAGE_PKG_worker  ?= ./cmd/worker
+IMAGE_PKG_worker  ?= ./cmd/dgdr-worker
 
 .PHONY: image
 image: ## Build the images in IMAGES as OCI-layout tarballs under dist/images

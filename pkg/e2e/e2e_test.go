@@ -86,7 +86,7 @@ func TestCreate(t *testing.T) {
 		})
 	}
 	// Admission warnings reach stderr (engine.is_moe_model is documentation only).
-	r := mustRun(t, "create", "-f", example("sglang-moe.yaml"), "-n", ns, "--dry-run=server")
+	r := mustRun(t, "create", "-f", example("sglang-moe.yaml"), "-n", "default", "--dry-run=server")
 	if !strings.Contains(r.stderr, "Warning: spec.profilingConfig.config.engine.is_moe_model is not read by the profiler") {
 		t.Fatalf("no admission warning on stderr: %s", r)
 	}

@@ -15,6 +15,8 @@ import (
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -79,14 +81,38 @@ func run(m *testing.M) (int, error) {
 	if err := serveWebhook(ctx, env.Environment.WebhookInstallOptions); err != nil {
 		return 1, err
 	}
+	if err := waitDiscovery(ctx, env); err != nil && os.Getenv("DBG") == "" {
+		return 1, err
+	}
 	sch, err := cluster.NewScheme()
 	if err != nil {
+		return 1, err
+	}
+	if err := clientgoscheme.AddToScheme(sch); err != nil {
 		return 1, err
 	}
 	if s.client, err = client.New(env.Config, client.Options{Scheme: sch}); err != nil {
 		return 1, err
 	}
 	return m.Run(), nil
+}
+
+// waitDiscovery waits until both CRDs are served: discovery lags behind
+// the CRDs' Established condition for a few seconds after start.
+func waitDiscovery(ctx context.Context, env *testenv.Env) error {
+	return wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		rl, err := env.Client.Discovery().ServerResourcesForGroupVersion(v1alpha1.GroupVersion.String())
+		if err != nil {
+			return false, nil
+		}
+		n := 0
+		for _, r := range rl.APIResources {
+			if r.Name == v1alpha1.DGDRResource || r.Name == v1alpha1.DGDResource {
+				n++
+			}
+		}
+		return n == 2, nil
+	})
 }
 
 // webhookInstall registers this project's mutating and validating webhooks

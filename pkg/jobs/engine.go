@@ -35,7 +35,7 @@ func (s *Spec) engineContainer(job string, nodes, gpusPerPod int) (corev1.Contai
 	switch s.backend() {
 	case BackendMocker:
 		cmd = append(append([]string{}, s.workerCommand()...), "mocker",
-			"--port="+itoa(EnginePort), "--served-model-name="+model,
+			"--port="+itoa(s.port()), "--served-model-name="+model,
 			"--mapping-kind="+m.Kind, "--num-gpus="+itoa(m.N), "--tp="+itoa(m.TP), "--ep="+itoa(m.EP), "--attn-dp="+itoa(m.AttnDP),
 			"--log-file="+EngineLogFile)
 		mk := s.Mocker
@@ -63,7 +63,7 @@ func (s *Spec) engineContainer(job string, nodes, gpusPerPod int) (corev1.Contai
 		return c, nil
 
 	case BackendVLLM:
-		cmd = []string{"vllm", "serve", model, "--host=0.0.0.0", "--port=" + itoa(EnginePort), "--served-model-name=" + model}
+		cmd = []string{"vllm", "serve", model, "--host=0.0.0.0", "--port=" + itoa(s.port()), "--served-model-name=" + model}
 		switch m.Kind {
 		case "TP":
 			cmd = append(cmd, "--tensor-parallel-size="+itoa(m.N))
@@ -95,7 +95,7 @@ func (s *Spec) engineContainer(job string, nodes, gpusPerPod int) (corev1.Contai
 
 	case BackendSGLang:
 		cmd = []string{"python3", "-m", "sglang.launch_server", "--model-path=" + model, "--served-model-name=" + model,
-			"--host=0.0.0.0", "--port=" + itoa(EnginePort), "--enable-metrics", "--tp=" + itoa(m.N)}
+			"--host=0.0.0.0", "--port=" + itoa(s.port()), "--enable-metrics", "--tp=" + itoa(m.N)}
 		switch m.Kind {
 		case "TEP":
 			cmd = append(cmd, "--ep="+itoa(m.N))
@@ -126,7 +126,7 @@ func (s *Spec) engineContainer(job string, nodes, gpusPerPod int) (corev1.Contai
 		if err != nil {
 			return corev1.Container{}, fmt.Errorf("encoding the TRT-LLM engine args: %w", err)
 		}
-		cmd = []string{"trtllm-serve", "serve", model, "--host=0.0.0.0", "--port=" + itoa(EnginePort), "--backend=pytorch",
+		cmd = []string{"trtllm-serve", "serve", model, "--host=0.0.0.0", "--port=" + itoa(s.port()), "--backend=pytorch",
 			"--tp_size=" + itoa(m.N), "--ep_size=" + itoa(m.EP), "--extra_llm_api_options=" + cfgFile}
 		if s.MaxModelLen > 0 {
 			cmd = append(cmd, "--max_seq_len="+itoa(s.MaxModelLen))
@@ -215,12 +215,12 @@ func (s *Spec) baseEngine(cmd []string, env []corev1.EnvVar, gpus int, multi boo
 		Image:         s.engineImage(),
 		Command:       cmd,
 		Env:           env,
-		Ports:         []corev1.ContainerPort{{Name: "http", ContainerPort: EnginePort}},
+		Ports:         []corev1.ContainerPort{{Name: "http", ContainerPort: int32(s.port())}},
 		Resources:     res,
 		VolumeMounts:  mounts,
 		RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways), // native sidecar
 		ReadinessProbe: &corev1.Probe{
-			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health", Port: intstr.FromInt32(EnginePort)}},
+			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health", Port: intstr.FromInt(s.port())}},
 			PeriodSeconds: 10, FailureThreshold: 3,
 		},
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,

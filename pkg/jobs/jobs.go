@@ -102,6 +102,10 @@ type Spec struct {
 	// Mocker configures the simulated engine when Backend is mocker.
 	Mocker MockerSpec
 
+	// EnginePort is the engine's port in the pod (default EnginePort); a
+	// harness that runs several pods' processes on one host sets it apart.
+	EnginePort int
+
 	GPUsPerNode int
 	ModelCache  profileconfig.ModelCache
 	// HFTokenSecret defaults to DefaultHFTokenSecret; it may be absent.
@@ -197,6 +201,9 @@ func (s *Spec) validate() error {
 	if s.model() == "" {
 		return errors.New("model is empty: set spec.model on the DGDR")
 	}
+	if s.EnginePort < 0 || s.EnginePort > 65535 || s.EnginePort == DistInitPort {
+		return fmt.Errorf("engine port %d is invalid: use 1 to 65535, not %d (distributed init)", s.EnginePort, DistInitPort)
+	}
 	if s.GPUsPerNode < 1 {
 		return fmt.Errorf("GPUs per node %d is invalid: use at least 1", s.GPUsPerNode)
 	}
@@ -224,6 +231,8 @@ func (s *Spec) validate() error {
 	}
 	return nil
 }
+
+func (s *Spec) port() int { return cmpOr(s.EnginePort, EnginePort) }
 
 func (s *Spec) engineImage() string {
 	switch {
@@ -345,7 +354,7 @@ func Build(s Spec) (*Objects, error) {
 				Selector:                 map[string]string{batchv1.JobNameLabel: name},
 				Ports: []corev1.ServicePort{
 					{Name: "dist-init", Port: DistInitPort, TargetPort: intstr.FromInt32(DistInitPort)},
-					{Name: "http", Port: EnginePort, TargetPort: intstr.FromInt32(EnginePort)},
+					{Name: "http", Port: int32(s.port()), TargetPort: intstr.FromInt(s.port())},
 				},
 			},
 		}
@@ -376,7 +385,7 @@ func (s *Spec) measureContainer(name string) corev1.Container {
 	t := worker.Task{
 		Phase: s.workerPhase(), Backend: s.backend(), Model: s.model(), Mapping: s.Mapping,
 		ISLs: s.ISLs, OSL: s.OSL, Granularity: s.Granularity, Concurrencies: s.Concurrencies,
-		EngineURL: fmt.Sprintf("http://127.0.0.1:%d", EnginePort), EngineLog: EngineLogFile,
+		EngineURL: fmt.Sprintf("http://127.0.0.1:%d", s.port()), EngineLog: EngineLogFile,
 		ReadyTimeout: cmpOr(s.ReadyTimeout, worker.DefaultReadyTimeout), ConfigMap: name,
 	}
 	if t.Phase == worker.PhasePrefill {

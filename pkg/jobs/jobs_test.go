@@ -278,3 +278,20 @@ func TestWorkerRBAC(t *testing.T) {
 		t.Fatal("the binding must tie the Role to the ServiceAccount")
 	}
 }
+
+func TestEnginePort(t *testing.T) {
+	s := goldenSpecs()["mocker-decode-tp4"]
+	s.EnginePort = 18001
+	o, err := Build(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := o.Job.Spec.Template.Spec
+	if !slices.Contains(pod.InitContainers[0].Command, "--port=18001") || !slices.Contains(pod.Containers[0].Args, "--engine-url=http://127.0.0.1:18001") {
+		t.Fatalf("engine %v / measure %v do not use port 18001", pod.InitContainers[0].Command, pod.Containers[0].Args)
+	}
+	s.EnginePort = DistInitPort
+	if _, err := Build(s); err == nil {
+		t.Fatal("the dist-init port must be refused as engine port")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -180,6 +181,8 @@ func msDur(v float64) time.Duration { return time.Duration(v * float64(time.Mill
 func (o *MockerOptions) Run(ctx context.Context, env Env) error {
 	log := env.Out
 	if o.LogFile != "" {
+		// The shared volume may be fresh (or absent when run outside a pod).
+		_ = os.MkdirAll(filepath.Dir(o.LogFile), 0o755)
 		f, err := os.OpenFile(o.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {
 			return fmt.Errorf("--log-file %s: %w", o.LogFile, err)

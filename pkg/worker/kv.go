@@ -182,28 +182,3 @@ func KVFromLog(backend, log string, attnDP int) (int, string, error) {
 	}
 	return 0, "", fmt.Errorf("backend %q is not supported: use vllm, sglang, trtllm or mocker", backend)
 }
-
-// NumRequestRange is the decode concurrency list of profiler.md §7.3 with
-// the fixed formula (a copy of the profiler's, so the worker does not pull
-// in the profiler; a test keeps them equal).
-func NumRequestRange(attnDP, engineMax, g int) []int {
-	attnDP = max(attnDP, 1)
-	cpd := min(engineMax, DecodeMaxConcurrency) / attnDP
-	if cpd <= 0 {
-		return nil
-	}
-	var out []int
-	if cpd < g || g < 2 {
-		for i := 1; i <= cpd; i++ {
-			out = append(out, i*attnDP)
-		}
-		return out
-	}
-	for i := 0; i < g; i++ {
-		out = append(out, attnDP*(1+i*(cpd-1)/(g-1)))
-	}
-	return out
-}
-
-// DecodeMaxConcurrency caps the decode concurrency (profiler.md §7.3).
-const DecodeMaxConcurrency = 2000

@@ -87,35 +87,6 @@ func TestMetricsParsing(t *testing.T) {
 	}
 }
 
-func TestNumRequestRange(t *testing.T) {
-	// profiler.md §7.3 table (fixed formula).
-	cases := []struct {
-		dp, max, g int
-		want       []int
-	}{
-		{1, 1200, 6, []int{1, 240, 480, 720, 960, 1200}},
-		{4, 1209, 6, []int{4, 244, 484, 724, 964, 1208}},
-		{4, 12, 6, []int{4, 8, 12}},
-		{1, 183, 6, []int{1, 37, 73, 110, 146, 183}},
-		{8, 4096, 6, []int{8, 400, 800, 1200, 1600, 2000}},
-		{2, 1200, 6, []int{2, 240, 480, 720, 960, 1200}},
-		{1, 0, 6, nil},
-	}
-	for _, c := range cases {
-		got := NumRequestRange(c.dp, c.max, c.g)
-		if len(got) != len(c.want) {
-			t.Errorf("(%d,%d,%d) = %v, want %v", c.dp, c.max, c.g, got, c.want)
-			continue
-		}
-		for i := range got {
-			if got[i] != c.want[i] {
-				t.Errorf("(%d,%d,%d) = %v, want %v", c.dp, c.max, c.g, got, c.want)
-				break
-			}
-		}
-	}
-}
-
 func TestPrefillTTFTFormula(t *testing.T) {
 	f := func(v float64) *float64 { return &v }
 	e := loadgen.Export{TimeToFirstToken: &loadgen.Stat{Avg: 50, Max: f(500)}, InterTokenLatency: &loadgen.Stat{Avg: 10}}

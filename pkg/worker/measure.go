@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/loadgen"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profiler"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
 )
 
@@ -306,7 +307,7 @@ func (r *Runner) decode(ctx context.Context, t Task, res *Result) error {
 		}
 		concs := t.Concurrencies
 		if len(concs) == 0 {
-			concs = NumRequestRange(dp, maxConc, t.Granularity)
+			concs = profiler.NumRequestRange(dp, maxConc, t.Granularity)
 		}
 		r.logf("Sweeping num_request range based on maximum number of kv tokens: %v", concs)
 		for _, n := range concs {

@@ -16,7 +16,6 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/mocker"
-	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profiler"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/worker"
 )
@@ -180,25 +179,6 @@ func asUsage(err error, ue **worker.UsageError) bool {
 		e = u.Unwrap()
 	}
 	return false
-}
-
-// The worker's copy of get_num_request_range must equal the profiler's.
-func TestNumRequestRangeMatchesProfiler(t *testing.T) {
-	for dp := 1; dp <= 16; dp *= 2 {
-		for _, mx := range []int{0, 1, 7, 12, 183, 1209, 4096} {
-			for _, g := range []int{1, 2, 6, 16} {
-				a, b := worker.NumRequestRange(dp, mx, g), profiler.NumRequestRange(dp, mx, g)
-				if len(a) != len(b) {
-					t.Fatalf("(%d,%d,%d): %v vs profiler %v", dp, mx, g, a, b)
-				}
-				for i := range a {
-					if a[i] != b[i] {
-						t.Fatalf("(%d,%d,%d): %v vs profiler %v", dp, mx, g, a, b)
-					}
-				}
-			}
-		}
-	}
 }
 
 func TestTaskArgsRoundTrip(t *testing.T) {
