@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -92,7 +93,16 @@ func (r *OverlayRenderer) Render(dir string, obj *unstructured.Unstructured) (ou
 		if err != nil {
 			return nil, err
 		}
-		u := &unstructured.Unstructured{Object: m}
+		// Round-trip through JSON so numbers are int64/float64, as
+		// unstructured's DeepCopy requires.
+		j, err := json.Marshal(m)
+		if err != nil {
+			return nil, err
+		}
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(j); err != nil {
+			return nil, err
+		}
 		if u.GetKind() != v1alpha1.DGDKind {
 			return nil, fmt.Errorf("-k %s: the overlay emits %s %s; it may only patch the DynamoGraphDeployment", dir, u.GetKind(), u.GetName())
 		}

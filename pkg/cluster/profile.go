@@ -313,7 +313,7 @@ func (c *Clients) storeOutputs(ctx context.Context, d *v1alpha1.DynamoGraphDeplo
 	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: OutputConfigMapName(d.Name), Namespace: d.Namespace,
-			Labels: map[string]string{v1alpha1.LabelDGDRName: d.Name, v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue},
+			Labels:          map[string]string{v1alpha1.LabelDGDRName: d.Name, v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue},
 			OwnerReferences: []metav1.OwnerReference{ownerRef(d)},
 		},
 		Data: map[string]string{KeyConfigWithPlanner: string(cwp), KeyResults: string(rj), KeyHardware: string(hj)},

@@ -68,7 +68,7 @@ DynamoGraphDeployment and the SLA planner's data.`,
 		root.AddCommand(c)
 	}
 	add(groupProfiling, estimatecmd.NewCmd(o.IOStreams))
-	add(groupProfiling, profilecmd.NewCmd(o.IOStreams, o.Clock))
+	add(groupProfiling, profilecmd.NewCmd(o.ConfigFlags, o.IOStreams, o.Clock))
 	add(groupProfiling, loadgencmd.NewCmd(o.IOStreams))
 	add(groupProfiling, createcmd.NewCmd(o.ConfigFlags, o.IOStreams))
 	add(groupProfiling, applycmd.NewCmd(o.ConfigFlags, o.IOStreams, o.Clock))

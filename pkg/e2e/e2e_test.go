@@ -113,21 +113,12 @@ func TestCreate(t *testing.T) {
 	}
 }
 
-// profile runs `kubectl-dgdr profile NAME`; while the verb's cluster mode is
-// not wired it runs cluster.Profile in process instead (same code path).
+// profile runs `kubectl-dgdr profile NAME` as a user would.
 func profile(t *testing.T, ns, name string) {
 	t.Helper()
 	r := kdgdr(t, "profile", name, "-n", ns)
-	if r.code == 0 {
-		return
-	}
-	if !strings.Contains(r.stderr, "cluster mode is not available yet") {
+	if r.code != 0 || !strings.Contains(r.stdout, "dynamographdeploymentrequest.nvidia.com/"+name+" profiled") {
 		t.Fatalf("profile: %s", r)
-	}
-	t.Logf("profile NAME is not wired into the verb yet; running cluster.Profile in process")
-	var out strings.Builder
-	if err := cluster.Profile(context.Background(), &cluster.Clients{Client: s.client}, name, ns, cluster.ProfileOptions{Out: &out}); err != nil {
-		t.Fatalf("cluster.Profile: %v\n%s", err, out.String())
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/admission"
@@ -70,6 +72,7 @@ func run(m *testing.M) (int, error) {
 		return 1, fmt.Errorf("go build ./cmd/kubectl-dgdr: %v\n%s", err, out)
 	}
 
+	ctrllog.SetLogger(logr.Discard())
 	env, err := testenv.Start(ctx, testenv.Options{Full: true, Nodes: testenv.H100Nodes(2), WebhookInstall: webhookInstall()})
 	if env != nil {
 		defer func() { _ = env.Stop() }()
@@ -81,7 +84,7 @@ func run(m *testing.M) (int, error) {
 	if err := serveWebhook(ctx, env.Environment.WebhookInstallOptions); err != nil {
 		return 1, err
 	}
-	if err := waitDiscovery(ctx, env); err != nil && os.Getenv("DBG") == "" {
+	if err := waitDiscovery(ctx, env); err != nil {
 		return 1, err
 	}
 	sch, err := cluster.NewScheme()
@@ -97,8 +100,8 @@ func run(m *testing.M) (int, error) {
 	return m.Run(), nil
 }
 
-// waitDiscovery waits until both CRDs are served: discovery lags behind
-// the CRDs' Established condition for a few seconds after start.
+
+// waitDiscovery waits until both CRDs are served.
 func waitDiscovery(ctx context.Context, env *testenv.Env) error {
 	return wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
 		rl, err := env.Client.Discovery().ServerResourcesForGroupVersion(v1alpha1.GroupVersion.String())

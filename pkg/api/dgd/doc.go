@@ -4,4 +4,5 @@
 //
 // +kubebuilder:object:generate=true
 // +groupName=nvidia.com
+// +versionName=v1alpha1
 package dgd

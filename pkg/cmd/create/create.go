@@ -250,6 +250,10 @@ func (o *Options) Run(cmd *cobra.Command) error {
 		if err != nil {
 			return err
 		}
+		// Flags are checked before anything reaches the cluster.
+		if err := validate(d.DeepCopy(), nil); err != nil {
+			return err
+		}
 		y, err := yaml.Marshal(d)
 		if err != nil {
 			return err
@@ -290,17 +294,12 @@ func (o *Options) createOne(cmd *cobra.Command, info *resource.Info) error {
 	if d.Namespace == "" {
 		d.Namespace = o.namespace
 	}
-	// The same injection and validation the webhook runs.
-	warns, err := admission.Default(d)
-	if err != nil {
+	var warns []string
+	if err := validate(d, &warns); err != nil {
 		return err
 	}
-	w2, errs := admission.Validate(d)
-	if len(errs) > 0 {
-		return admission.InvalidError(d.Name, errs)
-	}
 	if o.dryRun == cmdutil.DryRunClient {
-		for _, w := range append(warns, w2...) {
+		for _, w := range warns {
 			fmt.Fprintf(o.ErrOut, "Warning: %s\n", w)
 		}
 		return o.printer.PrintObj(d, o.Out)
@@ -317,4 +316,20 @@ func (o *Options) createOne(cmd *cobra.Command, info *resource.Info) error {
 		return err
 	}
 	return o.printer.PrintObj(info.Object, o.Out)
+}
+
+// validate runs the webhook's injection and validation on d in place.
+func validate(d *v1alpha1.DynamoGraphDeploymentRequest, warnings *[]string) error {
+	w1, err := admission.Default(d)
+	if err != nil {
+		return err
+	}
+	w2, errs := admission.Validate(d)
+	if len(errs) > 0 {
+		return admission.InvalidError(d.Name, errs)
+	}
+	if warnings != nil {
+		*warnings = append(append(*warnings, w1...), w2...)
+	}
+	return nil
 }

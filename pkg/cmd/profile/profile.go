@@ -1,7 +1,7 @@
 // Package profile is `kubectl dgdr profile`: it runs the SLA profiler on a
 // DGDR and writes the recommendation, the planner data and the generated DGD.
-// This package implements local mode (the built-in estimator, no cluster);
-// cluster mode (profiling Jobs on a DGDR by name) plugs into the same Options.
+// Local mode profiles a file or flags in this process; cluster mode profiles
+// a DGDR by name and writes the results back to the cluster (cluster.go).
 package profile
 
 import (
@@ -13,8 +13,10 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/kubectl/pkg/util/templates"
 	"k8s.io/utils/clock"
@@ -74,9 +76,13 @@ const defaultLocalSystem = "h100_sxm"
 type Options struct {
 	genericiooptions.IOStreams
 	Clock clock.PassiveClock
+	// Flags are kubectl's connection flags, for cluster mode.
+	Flags genericclioptions.RESTClientGetter
 
-	// Name is a DGDR in the cluster (cluster mode, a later issue).
+	// Name is a DGDR in the cluster (cluster mode).
 	Name string
+	// Timeout is the profiling deadline in cluster mode (0: the default).
+	Timeout time.Duration
 	// Local runs the profiler in this process on the estimator.
 	Local bool
 
@@ -104,16 +110,16 @@ type Options struct {
 }
 
 // NewOptions returns Options with defaults.
-func NewOptions(streams genericiooptions.IOStreams, clk clock.PassiveClock) *Options {
+func NewOptions(flags genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams, clk clock.PassiveClock) *Options {
 	if clk == nil {
 		clk = clock.RealClock{}
 	}
-	return &Options{IOStreams: streams, Clock: clk, OutputDir: DefaultOutputDir, changed: map[string]bool{}}
+	return &Options{IOStreams: streams, Clock: clk, Flags: flags, OutputDir: DefaultOutputDir, changed: map[string]bool{}}
 }
 
 // NewCmd builds `profile`.
-func NewCmd(streams genericiooptions.IOStreams, clk clock.PassiveClock) *cobra.Command {
-	o := NewOptions(streams, clk)
+func NewCmd(flags genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams, clk clock.PassiveClock) *cobra.Command {
+	o := NewOptions(flags, streams, clk)
 	cmd := &cobra.Command{
 		Use:                   "profile [NAME] [--local] [-f FILE | --model MODEL --backend BACKEND ...] [flags]",
 		DisableFlagsInUseLine: true,
@@ -150,6 +156,8 @@ func NewCmd(streams genericiooptions.IOStreams, clk clock.PassiveClock) *cobra.C
 	f.BoolVar(&o.NoPlots, "no-plots", o.NoPlots, "Skip the PNG plots")
 	f.StringVarP(&o.Output, "output", "o", o.Output, "Print results.json instead of the summary: json or yaml")
 	f.StringVar(&o.From, "from", o.From, "What-if: re-select from a saved results.json with new --ttft/--itl, measuring nothing")
+	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "Cluster mode: give up profiling after this long (0: 5m for the estimator)")
+	cmd.ValidArgsFunction = completeNames(o)
 	_ = cmd.RegisterFlagCompletionFunc("backend", cobra.FixedCompletions([]string{"vllm", "sglang", "trtllm"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("system", cobra.FixedCompletions(estimator.Systems(), cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
@@ -172,10 +180,7 @@ func (o *Options) Complete(cmd *cobra.Command, args []string) error {
 // Validate checks flag combinations.
 func (o *Options) Validate() error {
 	if o.Name != "" {
-		if o.Local {
-			return fmt.Errorf("profile %s --local: a DGDR name selects cluster mode; to profile locally pass the file with -f", o.Name)
-		}
-		return fmt.Errorf("profile %s: cluster mode is not available yet; profile the DGDR's file locally with `kubectl dgdr profile --local -f FILE`", o.Name)
+		return o.validateCluster()
 	}
 	switch o.Output {
 	case "", "json", "yaml":
@@ -209,6 +214,9 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	if o.From != "" {
 		return o.runWhatIf()
+	}
+	if o.Name != "" {
+		return o.runCluster(ctx)
 	}
 	dgdr, err := o.buildDGDR()
 	if err != nil {

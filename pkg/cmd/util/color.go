@@ -20,7 +20,9 @@ const (
 )
 
 // colorValues lists them, for completion.
-func colorValues() []string { return []string{string(ColorAuto), string(ColorAlways), string(ColorNever)} }
+func colorValues() []string {
+	return []string{string(ColorAuto), string(ColorAlways), string(ColorNever)}
+}
 
 // String implements pflag.Value.
 func (c *ColorMode) String() string { return string(*c) }
