@@ -104,10 +104,11 @@ func TestBadInput(t *testing.T) {
 			want: []string{"isl", "40960"}},
 		"ttft below 0.01 ms": {args: []string{"-f", examples + "trtllm-aic-offline.yaml", "--ttft", "0.001"},
 			want: []string{"sla.ttft"}},
-		"not a DGDR":       {stdin: "kind: Pod\napiVersion: v1\n", args: []string{"-f", "-"}, want: []string{"DynamoGraphDeploymentRequest"}},
-		"cluster mode":     {args: []string{"my-dgdr"}, want: []string{"not available yet", "--local -f"}},
-		"from without SLA": {args: []string{"--from", "x.json"}, want: []string{"--ttft"}},
-		"bad -o":           {args: []string{"-f", examples + "sglang-moe.yaml", "-o", "wide"}, want: []string{"json or yaml"}},
+		"not a DGDR":                {stdin: "kind: Pod\napiVersion: v1\n", args: []string{"-f", "-"}, want: []string{"DynamoGraphDeploymentRequest"}},
+		"cluster mode, no cluster":  {args: []string{"my-dgdr", "--server", "https://127.0.0.1:1"}, want: []string{"cannot reach the Kubernetes API server", "--local -f"}},
+		"cluster mode, local flags": {args: []string{"my-dgdr", "--isl", "100"}, want: []string{"--isl applies to local profiling only"}},
+		"from without SLA":          {args: []string{"--from", "x.json"}, want: []string{"--ttft"}},
+		"bad -o":                    {args: []string{"-f", examples + "sglang-moe.yaml", "-o", "wide"}, want: []string{"json or yaml"}},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"syscall"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -62,6 +63,10 @@ func TranslateError(err error, t Target) error {
 	}
 	if apierrors.IsForbidden(err) {
 		return fmt.Errorf("%v\nkubectl dgdr %s needs more permissions: %s", err, t.Verb, RBACInstallHint)
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("cannot reach the Kubernetes API server (%v): check --kubeconfig, --context or --server; "+
+			"to profile without a cluster use `kubectl dgdr profile --local -f FILE`", err)
 	}
 	return err
 }
