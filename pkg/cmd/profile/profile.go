@@ -29,7 +29,6 @@ import (
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profileconfig"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profiler"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
-	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/version"
 )
 
 var (
@@ -240,7 +239,7 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("profiling %s: %w", job.dgdr.Spec.Model, err)
 	}
-	o.stamp(r, job)
+	profiler.Stamp(r, job.dgdr, job.settings)
 	if r.DryRun {
 		return o.printPlan(r, job)
 	}
@@ -412,7 +411,6 @@ func (o *Options) prepare(dgdr *v1alpha1.DynamoGraphDeploymentRequest) (*job, er
 	if err != nil {
 		return nil, err
 	}
-	backend := firstNonEmpty(s.AICBackend, s.Backend, dgdr.Spec.Backend)
 	sysName := s.System
 	if sysName == "" {
 		if s.UseAIC {
@@ -424,35 +422,18 @@ func (o *Options) prepare(dgdr *v1alpha1.DynamoGraphDeploymentRequest) (*job, er
 		fmt.Fprintf(o.ErrOut, "Warning: %s\n", w)
 		j.warnings = append(j.warnings, w)
 	}
-	sys, err := estimator.LookupSystem(sysName)
-	if err != nil {
-		return nil, fmt.Errorf("spec.profilingConfig.config.sweep.aicSystem: %w", err)
-	}
+	backend := firstNonEmpty(s.AICBackend, s.Backend, dgdr.Spec.Backend)
 	if v := s.AICBackendVersion; v != "" && backend == "trtllm" && !knownAICVersions[v] {
-		return nil, fmt.Errorf("Database not found for system: %s, backend: %s, version: %s; set sweep.aicBackendVersion to one of 0.20.0, 1.0.0rc3, 1.0.0rc6 or remove it", sys.Name, backend, v)
+		return nil, fmt.Errorf("Database not found for system: %s, backend: %s, version: %s; set sweep.aicBackendVersion to one of 0.20.0, 1.0.0rc3, 1.0.0rc6 or remove it", sysName, backend, v)
 	}
-	est, err := estimator.New(model, sys, estimator.Options{Backend: backend, GPUsPerNode: int(s.GPUsPerNode)})
-	if err != nil {
-		return nil, fmt.Errorf("estimator for %s on %s with %s: %w", model.Name, sys.Name, backend, err)
-	}
-	j.est = est
-	info, err := profiler.ModelInfoFrom(est)
+	setup, err := profiler.NewSetup(dgdr, s, model, sysName, 0)
 	if err != nil {
 		return nil, err
 	}
-	info.Name = firstNonEmpty(dgdr.Spec.Model, info.Name)
-	j.cfg = profiler.Config{
-		Model:              info,
-		Hardware:           profiler.Hardware{System: sys.Name, GPUsPerNode: sys.GPUsPerNode, VRAMMiB: sys.MemoryMiB},
-		Space:              profiler.SearchSpace{MinGPUs: int(s.MinGPUs), MaxGPUs: int(s.MaxGPUs), GPUsPerNode: int(s.GPUsPerNode)},
-		SLA:                s.SLA,
-		MaxContextLength:   int(s.MaxContextLength),
-		PrefillGranularity: int(s.PrefillGranularity),
-		DecodeGranularity:  int(s.DecodeGranularity),
-		AICHeadRule:        s.UseAIC,
-		DryRun:             o.DryRun || s.DryRun,
-		InterpolateAll:     true,
-	}
+	j.est = setup.Estimator
+	j.cfg = setup.Config
+	j.cfg.DryRun = o.DryRun || s.DryRun
+	j.cfg.InterpolateAll = true
 	return j, nil
 }
 
@@ -469,29 +450,9 @@ func (o *Options) lookupModel(s profileconfig.Settings) (*estimator.Model, error
 		}
 		return m, nil
 	}
-	m, err := estimator.LookupModel(s.ModelID())
-	if err == nil {
-		return m, nil
-	}
-	if s.AICModelName != "" {
-		if m2, err2 := estimator.LookupModel(s.AICModelName); err2 == nil {
-			return m2, nil
-		}
-	}
-	return nil, fmt.Errorf("spec.model: %w", err)
+	return profiler.LookupModel(s)
 }
 
-// stamp records who produced the results and what was profiled.
-func (o *Options) stamp(r *results.Results, j *job) {
-	v := version.Get()
-	r.Versions.Plugin = v.Version
-	r.Versions.Commit = v.Commit
-	r.Versions.Estimator = "builtin"
-	r.Input.Name = j.dgdr.Name
-	r.Input.Namespace = j.dgdr.Namespace
-	r.Input.Model = j.dgdr.Spec.Model
-	r.Input.Backend = j.dgdr.Spec.Backend
-}
 
 // runWhatIf is --from: re-select from saved measurements and re-render.
 func (o *Options) runWhatIf() error {
