@@ -59,7 +59,6 @@ func (s *Simulation) Profile(ctx context.Context, d *v1alpha1.DynamoGraphDeploym
 	return r, nil
 }
 
-
 func firstNonEmpty(vs ...string) string {
 	for _, v := range vs {
 		if v != "" {

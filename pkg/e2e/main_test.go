@@ -100,7 +100,6 @@ func run(m *testing.M) (int, error) {
 	return m.Run(), nil
 }
 
-
 // waitDiscovery waits until both CRDs are served.
 func waitDiscovery(ctx context.Context, env *testenv.Env) error {
 	return wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {

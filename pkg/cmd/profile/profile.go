@@ -453,7 +453,6 @@ func (o *Options) lookupModel(s profileconfig.Settings) (*estimator.Model, error
 	return profiler.LookupModel(s)
 }
 
-
 // runWhatIf is --from: re-select from saved measurements and re-render.
 func (o *Options) runWhatIf() error {
 	data, err := o.readInput(o.From)
