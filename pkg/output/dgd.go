@@ -215,13 +215,10 @@ func plannerImage(frontend string) string {
 }
 
 func (p *plan) dgd(r *results.Results) (*dgd.DynamoGraphDeployment, error) {
-	d := p.skeleton()
-	d.Spec.BackendFramework = p.backend
-	fe, err := p.frontend()
+	d, err := p.withFrontend()
 	if err != nil {
 		return nil, err
 	}
-	d.Spec.Services[serviceFrontend] = fe
 	for _, w := range []struct {
 		name, sub string
 		m         results.Mapping
@@ -244,6 +241,18 @@ func (p *plan) dgd(r *results.Results) (*dgd.DynamoGraphDeployment, error) {
 	if err := checkNameLengths(d); err != nil {
 		return nil, err
 	}
+	return d, nil
+}
+
+// withFrontend is the skeleton with its backend and Frontend service.
+func (p *plan) withFrontend() (*dgd.DynamoGraphDeployment, error) {
+	d := p.skeleton()
+	d.Spec.BackendFramework = p.backend
+	fe, err := p.frontend()
+	if err != nil {
+		return nil, err
+	}
+	d.Spec.Services[serviceFrontend] = fe
 	return d, nil
 }
 
@@ -494,13 +503,10 @@ func firstInt(vs ...int) int {
 // disaggConfig is disagg_config.yaml: the base graph after model, PVC and
 // image patching, before the mappings and the Planner are applied (§3.1).
 func (p *plan) disaggConfig() ([]byte, error) {
-	d := p.skeleton()
-	d.Spec.BackendFramework = p.backend
-	fe, err := p.frontend()
+	d, err := p.withFrontend()
 	if err != nil {
 		return nil, err
 	}
-	d.Spec.Services[serviceFrontend] = fe
 	one := results.Mapping{Kind: "TP", N: 1, TP: 1, EP: 1, AttnDP: 1}
 	for _, w := range []struct {
 		name, sub string

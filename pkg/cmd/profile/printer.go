@@ -23,16 +23,8 @@ func isTerminal(w io.Writer) bool { return printers.IsTerminal(w) }
 // print writes -o json|yaml, or the human summary: the header, the full
 // sweep tables, the seed's two "Suggested" lines and the files written.
 func (o *Options) print(r *results.Results, files []string) error {
-	switch o.Output {
-	case "json":
-		return writeJSON(o.Out, r)
-	case "yaml":
-		b, err := yaml.Marshal(r)
-		if err != nil {
-			return err
-		}
-		_, err = o.Out.Write(b)
-		return err
+	if o.Output != "" {
+		return o.printStructured(r)
 	}
 	WriteSummary(o.Out, r)
 	fmt.Fprintf(o.Out, "\nWrote %d files to %s:\n", len(files), o.OutputDir)
@@ -106,16 +98,8 @@ func num(v float64) string { return fmt.Sprint(v) }
 
 // printPlan is --dry-run: the plan and its estimated cost, nothing measured.
 func (o *Options) printPlan(r *results.Results, j *job) error {
-	switch o.Output {
-	case "json":
-		return writeJSON(o.Out, r)
-	case "yaml":
-		b, err := yaml.Marshal(r)
-		if err != nil {
-			return err
-		}
-		_, err = o.Out.Write(b)
-		return err
+	if o.Output != "" {
+		return o.printStructured(r)
 	}
 	w := o.Out
 	in, p := r.Input, r.Plan
@@ -181,4 +165,17 @@ func (p *progress) finish() {
 	if p.drawn {
 		fmt.Fprint(p.w, "\r\x1b[K")
 	}
+}
+
+// printStructured is -o json|yaml: results.json in place of the summary.
+func (o *Options) printStructured(r *results.Results) error {
+	if o.Output == "json" {
+		return writeJSON(o.Out, r)
+	}
+	b, err := yaml.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = o.Out.Write(b)
+	return err
 }
