@@ -57,6 +57,19 @@ func TestFullSetSchedulesGPUJobs(t *testing.T) {
 		t.Fatalf("fake node lacks GPU labels or capacity: %v %v", node.Labels, node.Status.Allocatable)
 	}
 
+	// A mixed cluster joins the same way, each node with its own product.
+	mixed := MixedNodes()
+	if err := env.CreateNodes(ctx, mixed...); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.waitNodesReady(ctx, mixed, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	a100, err := env.Client.CoreV1().Nodes().Get(ctx, "a100-0", metav1.GetOptions{})
+	if err != nil || a100.Labels["nvidia.com/gpu.product"] != "NVIDIA-A100-SXM4-80GB" || a100.Labels["nvidia.com/gpu.count"] != "4" {
+		t.Fatalf("mixed-cluster node: %v %v", err, a100.Labels)
+	}
+
 	jobs := env.Client.BatchV1().Jobs("default")
 	if _, err := jobs.Create(ctx, gpuJob("fits", 2), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -104,6 +117,9 @@ func TestFullSetSchedulesGPUJobs(t *testing.T) {
 	}
 	if !strings.Contains(reason, "Insufficient nvidia.com/gpu") {
 		t.Fatalf("scheduler reason = %q, want Insufficient nvidia.com/gpu", reason)
+	}
+	if !strings.Contains(reason, "0/4 nodes are available") { // h100-0 is in both sets
+		t.Fatalf("scheduler reason = %q, want all 4 nodes considered", reason)
 	}
 }
 
