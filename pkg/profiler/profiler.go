@@ -133,6 +133,11 @@ func (p *Profiler) Run(ctx context.Context, cfg Config) (*results.Results, error
 		p.Progress(0, total, "planned "+PyInts(plan.GPUCounts)+" GPUs")
 	}
 
+	if pr, ok := p.Measurer.(Preparer); ok {
+		if err := pr.PrepareSweep(ctx, r.Plan, cfg); err != nil {
+			return r, err
+		}
+	}
 	if err := p.sweepPrefill(ctx, r, cfg, step); err != nil {
 		return r, err
 	}
@@ -284,6 +289,17 @@ func (p *Profiler) sweepDecode(ctx context.Context, r *results.Results, cfg Conf
 func (p *Profiler) interpolate(ctx context.Context, r *results.Results, cfg Config, maxCtx int, prefillISLs, decodeISLs []int, step func(string)) error {
 	log := p.Log
 	bp, bd := r.Selection.Prefill.Mapping, r.Selection.Decode.Mapping
+	if pr, ok := p.Measurer.(Preparer); ok {
+		g := GridPlan{Config: cfg, PrefillMapping: []results.Mapping{bp}, DecodeMapping: []results.Mapping{bd},
+			PrefillISLs: prefillISLs, DecodeISLs: decodeISLs, DecodeOSL: DecodeInterpolationOSL}
+		if cfg.InterpolateAll {
+			g.PrefillMapping = append(g.PrefillMapping, otherMappings(r.Plan.PrefillMappings, bp, func(m results.Mapping) bool { return hasPrefill(r, m) })...)
+			g.DecodeMapping = append(g.DecodeMapping, otherMappings(r.Plan.DecodeMappings, bd, func(m results.Mapping) bool { return hasDecode(r, m) })...)
+		}
+		if err := pr.PrepareGrids(ctx, g); err != nil {
+			return err
+		}
+	}
 	log.Infof("Profiling prefill under best %d GPU(s) with parallel mapping [%s] with different ISL...", bp.N, bp.Label())
 	pi, err := p.prefillGrid(ctx, bp, prefillISLs)
 	if err != nil {
@@ -415,4 +431,14 @@ func (p *Profiler) decodeGrid(ctx context.Context, m results.Mapping, isls []int
 		}
 	}
 	return out, nil
+}
+
+func otherMappings(all []results.Mapping, best results.Mapping, measured func(results.Mapping) bool) []results.Mapping {
+	var out []results.Mapping
+	for _, m := range all {
+		if m != best && measured(m) {
+			out = append(out, m)
+		}
+	}
+	return out
 }

@@ -1,0 +1,345 @@
+package online
+
+import (
+	"context"
+	"errors"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/estimator"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/jobs"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profileconfig"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profiler"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
+)
+
+const testModel = "Qwen/Qwen3-0.6B"
+
+// createDGDR creates a DGDR and returns it with its UID.
+func createDGDR(t testing.TB, name string) *v1alpha1.DynamoGraphDeploymentRequest {
+	t.Helper()
+	d := &v1alpha1.DynamoGraphDeploymentRequest{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+		Spec: v1alpha1.DynamoGraphDeploymentRequestSpec{
+			Model: testModel, Backend: "vllm",
+			ProfilingConfig: v1alpha1.ProfilingConfigSpec{ProfilerImage: "nvcr.io/nvidia/ai-dynamo/vllm-runtime:0.6.1",
+				Config: &apiextensionsv1.JSON{Raw: []byte(`{"sweep":{"use_ai_configurator":false}}`)}},
+		},
+	}
+	if err := e2e.crc.Create(context.Background(), d); err != nil {
+		t.Fatalf("creating DGDR %s: %v", name, err)
+	}
+	return d
+}
+
+type profileCase struct {
+	sla              profileconfig.SLA
+	minGPUs, maxGPUs int
+	maxCtx, gp, gd   int
+}
+
+// smallCase keeps the e2e short: TP1/TP2/TP4, a 4k context, small grids.
+var smallCase = profileCase{sla: profileconfig.SLA{ISL: 1000, OSL: 100, TTFT: 50, ITL: 10},
+	minGPUs: 1, maxGPUs: 4, maxCtx: 4096, gp: 4, gd: 2}
+
+func (pc profileCase) config(t testing.TB) (profiler.Config, *estimator.Estimator) {
+	t.Helper()
+	md, err := estimator.LookupModel(testModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys, err := estimator.LookupSystem("h100_sxm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	est, err := estimator.New(md, sys, estimator.Options{Backend: "vllm", GPUsPerNode: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := profiler.ModelInfoFrom(est)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return profiler.Config{
+		Model: info, Hardware: profiler.Hardware{System: sys.Name, GPUsPerNode: 8, VRAMMiB: 81559},
+		Space: profiler.SearchSpace{MinGPUs: pc.minGPUs, MaxGPUs: pc.maxGPUs, GPUsPerNode: 8},
+		SLA:   pc.sla, MaxContextLength: pc.maxCtx, PrefillGranularity: pc.gp, DecodeGranularity: pc.gd,
+	}, est
+}
+
+func mockerTemplate() jobs.Spec {
+	return jobs.Spec{
+		Backend: jobs.BackendMocker, WorkerImage: "ghcr.io/kubectl-dgdr/dgdr-worker:test", GPUsPerNode: 8,
+		Mocker:       jobs.MockerSpec{EstimatorModel: testModel, System: "h100_sxm", Backend: "vllm", TimeScale: 0.25},
+		ReadyTimeout: time.Minute, ActiveDeadlineSeconds: 600,
+	}
+}
+
+// events records the progress callback.
+type events struct {
+	mu  sync.Mutex
+	all []JobEvent
+}
+
+func (e *events) add(ev JobEvent) {
+	e.mu.Lock()
+	e.all = append(e.all, ev)
+	e.mu.Unlock()
+}
+
+func (e *events) count(s State) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, ev := range e.all {
+		if ev.State == s {
+			n++
+		}
+	}
+	return n
+}
+
+func newMeasurer(t testing.TB, d *v1alpha1.DynamoGraphDeploymentRequest, tmpl jobs.Spec, maxPar int, ev *events) *Measurer {
+	t.Helper()
+	m, err := New(Options{Client: e2e.env.Client, DGDR: d, Template: tmpl, MaxParallel: maxPar,
+		Poll: 200 * time.Millisecond, EnginePort: freePort, EngineRestartLimit: 1, OnJob: ev.add, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// gpuStep is how many GPU-count steps apart two mappings are.
+func gpuStep(counts []int, a, b results.Mapping) int {
+	i, j := slices.Index(counts, a.N), slices.Index(counts, b.N)
+	if i > j {
+		i, j = j, i
+	}
+	return j - i
+}
+
+func TestOnlineProfileMatchesSimulation(t *testing.T) {
+	needEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cfg, est := smallCase.config(t)
+	sim, err := (&profiler.Profiler{Measurer: profiler.NewSimulation(est)}).Run(ctx, cfg)
+	if err != nil {
+		t.Fatalf("simulation: %v", err)
+	}
+
+	d := createDGDR(t, "qwen-online")
+	ev := &events{}
+	m := newMeasurer(t, d, mockerTemplate(), 0, ev)
+	start := time.Now()
+	r, err := (&profiler.Profiler{Measurer: m}).Run(ctx, cfg)
+	if err != nil {
+		t.Fatalf("online profile: %v", err)
+	}
+	t.Logf("online profile took %v; stats %+v", time.Since(start), m.Stats())
+
+	sp, sd := sim.Selection.Prefill.Mapping, sim.Selection.Decode.Mapping
+	op, od := r.Selection.Prefill.Mapping, r.Selection.Decode.Mapping
+	t.Logf("simulation: prefill %s decode %s; online: prefill %s decode %s", sp.Label(), sd.Label(), op.Label(), od.Label())
+	if gpuStep(r.Plan.GPUCounts, sp, op) > 1 || gpuStep(r.Plan.GPUCounts, sd, od) > 1 {
+		t.Errorf("online selection (prefill %s, decode %s) is more than one GPU step from the simulation's (prefill %s, decode %s)",
+			op.Label(), od.Label(), sp.Label(), sd.Label())
+	}
+	if r.Versions.Measurer != "online" || len(r.Prefill) != len(r.Plan.PrefillMappings) || len(r.Decode) == 0 {
+		t.Errorf("results incomplete: measurer %q, %d prefill points for %d mappings, %d decode points",
+			r.Versions.Measurer, len(r.Prefill), len(r.Plan.PrefillMappings), len(r.Decode))
+	}
+	if r.PrefillInterpolation == nil || r.DecodeInterpolation == nil || len(r.DecodeInterpolation.ITLMs) == 0 {
+		t.Errorf("interpolation grids missing: prefill %v, decode %v", r.PrefillInterpolation, r.DecodeInterpolation)
+	}
+	// The simulated engine cannot answer faster than the estimator (the
+	// excess is HTTP on a busy 2-core host, magnified by the time scale).
+	for _, p := range r.Prefill {
+		want, err := est.PrefillTTFT(estimator.Mapping{Kind: p.Mapping.Kind, N: p.Mapping.N, TP: p.Mapping.TP, EP: p.Mapping.EP, AttnDP: p.Mapping.AttnDP}, p.ISL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.TTFTMs < 0.9*want || math.IsNaN(p.TTFTMs) {
+			t.Errorf("%s TTFT %.2f ms is below the estimator's %.2f ms: is --time-scale undone?", p.Mapping.Label(), p.TTFTMs, want)
+		}
+	}
+	want := len(r.Plan.PrefillMappings) + len(r.Plan.DecodeMappings) + 2
+	if st := m.Stats(); st.Created != want {
+		t.Errorf("created %d Jobs, want %d (one per sweep mapping and phase, plus 2 grids)", st.Created, want)
+	}
+	for _, s := range []State{StatePending, StateEngineStarting, StateMeasuring, StateDone} {
+		if ev.count(s) == 0 {
+			t.Errorf("no progress event with state %q", s)
+		}
+	}
+	jl, err := e2e.env.Client.BatchV1().Jobs("default").List(ctx, metav1.ListOptions{LabelSelector: v1alpha1.LabelDGDRName + "=qwen-online"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range jl.Items {
+		if !metav1.IsControlledBy(&j, d) {
+			t.Errorf("job/%s is not owned by the DGDR", j.Name)
+		}
+	}
+	deleteAndCheckNoOrphans(t, d)
+}
+
+// Killing the orchestration mid-profile leaves the Jobs running; the next
+// run re-attaches: no Job is created twice and finished ones are reused.
+func TestResumeReusesFinishedJobs(t *testing.T) {
+	needEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cfg, _ := smallCase.config(t)
+	d := createDGDR(t, "qwen-resume")
+
+	ev := &events{}
+	m1 := newMeasurer(t, d, mockerTemplate(), 0, ev)
+	kctx, kill := context.WithCancel(ctx)
+	m1.opts.OnJob = func(e JobEvent) {
+		ev.add(e)
+		if e.State == StateDone && ev.count(StateDone) >= 2 {
+			kill() // the plugin is closed mid-profile
+		}
+	}
+	_, err := (&profiler.Profiler{Measurer: m1}).Run(kctx, cfg)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("first run: want context.Canceled, got %v", err)
+	}
+	first := m1.Stats()
+	jl, err := e2e.env.Client.BatchV1().Jobs("default").List(ctx, metav1.ListOptions{LabelSelector: v1alpha1.LabelDGDRName + "=qwen-resume"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uids := map[string]types.UID{}
+	for _, j := range jl.Items {
+		uids[j.Name] = j.UID
+	}
+	if len(uids) == 0 || len(uids) != first.Created {
+		t.Fatalf("after the kill: %d Jobs exist, the first run created %d", len(uids), first.Created)
+	}
+
+	m2 := newMeasurer(t, d, mockerTemplate(), 0, &events{})
+	r, err := (&profiler.Profiler{Measurer: m2}).Run(ctx, cfg)
+	if err != nil {
+		t.Fatalf("second run: %v", err)
+	}
+	second := m2.Stats()
+	t.Logf("first run %+v, second run %+v", first, second)
+	total := len(r.Plan.PrefillMappings) + len(r.Plan.DecodeMappings) + 2
+	if first.Created+second.Created != total {
+		t.Errorf("Jobs created: %d + %d, want %d in all (none twice)", first.Created, second.Created, total)
+	}
+	if second.ReusedResults+second.ReusedJobs < len(uids) || second.ReusedResults < 2 {
+		t.Errorf("second run reused %d results and %d running Jobs, want all %d earlier Jobs (at least 2 finished)",
+			second.ReusedResults, second.ReusedJobs, len(uids))
+	}
+	jl, err = e2e.env.Client.BatchV1().Jobs("default").List(ctx, metav1.ListOptions{LabelSelector: v1alpha1.LabelDGDRName + "=qwen-resume"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range jl.Items {
+		if u, ok := uids[j.Name]; ok && u != j.UID {
+			t.Errorf("job/%s was re-created (uid %s, was %s)", j.Name, j.UID, u)
+		}
+	}
+	deleteAndCheckNoOrphans(t, d)
+}
+
+// An engine that crashes fails the profile with the pod's reason.
+func TestEngineCrashReportsPodReason(t *testing.T) {
+	needEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pc := smallCase
+	pc.maxGPUs = 1
+	cfg, _ := pc.config(t)
+	d := createDGDR(t, "qwen-crash")
+	tmpl := mockerTemplate()
+	tmpl.EngineArgs = []string{"--no-such-flag"}
+	ev := &events{}
+	m := newMeasurer(t, d, tmpl, 0, ev)
+	_, err := (&profiler.Profiler{Measurer: m}).Run(ctx, cfg)
+	if err == nil {
+		t.Fatal("a crashing engine gave no error")
+	}
+	t.Logf("error: %v", err)
+	for _, want := range []string{"engine container engine crashed", "exit code 2", "reason Error", "unknown flag: --no-such-flag"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	if ev.count(StateFailed) == 0 {
+		t.Error("no failed progress event")
+	}
+	res, err := Cancel(ctx, e2e.env.Client, "default", "qwen-crash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("cancel: %+v", res)
+	deleteAndCheckNoOrphans(t, d)
+}
+
+// deleteAndCheckNoOrphans deletes the DGDR and waits for the garbage
+// collector to remove its Jobs, pods, Services and ConfigMaps.
+func deleteAndCheckNoOrphans(t *testing.T, d *v1alpha1.DynamoGraphDeploymentRequest) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := e2e.crc.Delete(ctx, d); err != nil {
+		t.Fatalf("deleting DGDR %s: %v", d.Name, err)
+	}
+	sel := metav1.ListOptions{LabelSelector: v1alpha1.LabelDGDRName + "=" + d.Name}
+	c := e2e.env.Client
+	left := ""
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 50*time.Second, true, func(ctx context.Context) (bool, error) {
+		jl, err := c.BatchV1().Jobs("default").List(ctx, sel)
+		if err != nil {
+			return false, err
+		}
+		pl, err := c.CoreV1().Pods("default").List(ctx, sel)
+		if err != nil {
+			return false, err
+		}
+		cl, err := c.CoreV1().ConfigMaps("default").List(ctx, sel)
+		if err != nil {
+			return false, err
+		}
+		sl, err := c.CoreV1().Services("default").List(ctx, sel)
+		if err != nil {
+			return false, err
+		}
+		var names []string
+		for _, p := range pl.Items {
+			names = append(names, "pod/"+p.Name+"("+string(p.Status.Phase)+")")
+		}
+		left = strings.Join(names, " ")
+		n := len(jl.Items) + len(pl.Items) + len(cl.Items) + len(sl.Items)
+		if n > 0 {
+			left = strings.TrimSpace(left + " " + itoa(len(jl.Items)) + " jobs " + itoa(len(cl.Items)) + " configmaps")
+		}
+		return n == 0, nil
+	})
+	if err != nil {
+		t.Fatalf("objects of DGDR %s left after its deletion: %s", d.Name, left)
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+type profilerRun struct{ m *Measurer }
+
+func (p *profilerRun) run(ctx context.Context, cfg profiler.Config) (*results.Results, error) {
+	return (&profiler.Profiler{Measurer: p.m}).Run(ctx, cfg)
+}

@@ -1,0 +1,96 @@
+package online
+
+import (
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
+)
+
+func gpuNode(name string, gpus int64, taints ...corev1.Taint) corev1.Node {
+	return corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"pool": "gpu"}},
+		Spec:       corev1.NodeSpec{Taints: taints},
+		Status: corev1.NodeStatus{
+			Allocatable: corev1.ResourceList{GPUResource: *resource.NewQuantity(gpus, resource.DecimalSI)},
+			Conditions:  []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}},
+		},
+	}
+}
+
+func gpuPod(node string, phase corev1.PodPhase, sidecar, regular int64) corev1.Pod {
+	q := func(n int64) corev1.ResourceRequirements {
+		return corev1.ResourceRequirements{Limits: corev1.ResourceList{GPUResource: *resource.NewQuantity(n, resource.DecimalSI)}}
+	}
+	return corev1.Pod{
+		Spec: corev1.PodSpec{NodeName: node,
+			InitContainers: []corev1.Container{{Name: "engine", RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways), Resources: q(sidecar)}},
+			Containers:     []corev1.Container{{Name: "measure", Resources: q(regular)}}},
+		Status: corev1.PodStatus{Phase: phase},
+	}
+}
+
+func TestFreeGPUs(t *testing.T) {
+	taint := corev1.Taint{Key: "gpu", Value: "true", Effect: corev1.TaintEffectNoSchedule}
+	nodes := []corev1.Node{gpuNode("a", 8), gpuNode("b", 8), gpuNode("tainted", 8, taint)}
+	pods := []corev1.Pod{
+		gpuPod("a", corev1.PodRunning, 2, 1), // sidecar + regular: 3
+		gpuPod("a", corev1.PodSucceeded, 4, 0),
+		gpuPod("b", corev1.PodPending, 8, 0),
+		gpuPod("", corev1.PodPending, 8, 0), // not bound: holds nothing yet
+	}
+	free := FreeGPUs(nodes, pods, nil, nil)
+	if free["a"] != 5 || free["b"] != 0 || len(free) != 2 {
+		t.Fatalf("free = %v, want a:5 b:0 and no tainted node", free)
+	}
+	tol := []corev1.Toleration{{Key: "gpu", Operator: corev1.TolerationOpEqual, Value: "true", Effect: corev1.TaintEffectNoSchedule}}
+	if free := FreeGPUs(nodes, nil, map[string]string{"pool": "gpu"}, tol); free["tainted"] != 8 {
+		t.Fatalf("a tolerated taint leaves the node usable: %v", free)
+	}
+	if free := FreeGPUs(nodes, nil, map[string]string{"pool": "cpu"}, nil); len(free) != 0 {
+		t.Fatalf("nodeSelector must exclude nodes: %v", free)
+	}
+}
+
+func TestFitBestFitAndMultiNode(t *testing.T) {
+	free := map[string]int64{"a": 3, "b": 8, "c": 2}
+	if got := fit(free, 1, 2); len(got) != 1 || got[0] != "c" {
+		t.Fatalf("best fit for 2 GPUs = %v, want [c]", got)
+	}
+	if got := fit(free, 2, 8); got != nil {
+		t.Fatalf("two 8-GPU pods fit on %v, only one node has 8 free", got)
+	}
+	if got := fit(map[string]int64{"a": 8, "b": 8}, 2, 8); len(got) != 2 {
+		t.Fatalf("a 16-GPU engine on 2 × 8 = %v", got)
+	}
+}
+
+func TestOptionsErrorsNameTheField(t *testing.T) {
+	_, err := New(Options{})
+	if err == nil || !strings.Contains(err.Error(), "Client") {
+		t.Fatalf("want an error naming Client, got %v", err)
+	}
+}
+
+func TestTaskHashIgnoresPort(t *testing.T) {
+	m := &Measurer{opts: Options{Template: mockerTemplate()}}
+	m.opts.DGDR = createFakeDGDR()
+	cfg, _ := smallCase.config(t)
+	a := m.newTask("prefill", results.Mapping{Kind: "TP", N: 2}, []int{1000}, 0, 0, cfg)
+	m.opts.EnginePort = func(string) int { return 9999 }
+	b := m.newTask("prefill", results.Mapping{Kind: "TP", N: 2}, []int{1000}, 0, 0, cfg)
+	c := m.newTask("prefill", results.Mapping{Kind: "TP", N: 2}, []int{2000}, 0, 0, cfg)
+	if a.hash != b.hash || a.hash == c.hash {
+		t.Fatalf("hash must ignore the port and follow the ISLs: %s %s %s", a.hash, b.hash, c.hash)
+	}
+}
+
+func createFakeDGDR() *v1alpha1.DynamoGraphDeploymentRequest {
+	return &v1alpha1.DynamoGraphDeploymentRequest{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "default", UID: "u"}}
+}
