@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profileconfig"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
 )
 
@@ -122,7 +123,7 @@ func TestProfileRetriesConflictAndWritesBack(t *testing.T) {
 	c, cl := newFake(t, funcs, d, gpuNode("h100-0", "NVIDIA-H100-80GB-HBM3", 81559, 8))
 	var out bytes.Buffer
 	ctx := context.Background()
-	if err := Profile(ctx, cl, d.Name, d.Namespace, ProfileOptions{Out: &out}); err != nil {
+	if err := Profile(ctx, cl, d.Name, d.Namespace, ProfileOptions{Out: &out, Simulate: true}); err != nil {
 		t.Fatalf("profile: %v\n%s", err, out.String())
 	}
 	if conflicts != 1 {
@@ -212,7 +213,7 @@ func TestPlannerConfigMapRenamedOnConflict(t *testing.T) {
 		Labels: map[string]string{v1alpha1.LabelDGDRName: "someone-else", v1alpha1.LabelDGDRNamespace: "team"}}, Data: map[string]string{"x": "y"}}
 	c, cl := newFake(t, nil, d, other, gpuNode("h100-0", "NVIDIA-H100-80GB-HBM3", 81559, 8))
 	ctx := context.Background()
-	if err := Profile(ctx, cl, d.Name, d.Namespace, ProfileOptions{}); err != nil {
+	if err := Profile(ctx, cl, d.Name, d.Namespace, ProfileOptions{Simulate: true}); err != nil {
 		t.Fatal(err)
 	}
 	var kept corev1.ConfigMap
@@ -291,4 +292,34 @@ func rawDGD(t *testing.T) *runtimeRaw {
 	t.Helper()
 	return &runtimeRaw{Raw: []byte(`{"apiVersion":"nvidia.com/v1alpha1","kind":"DynamoGraphDeployment","metadata":{"name":"gen","labels":{"g":"1"},"resourceVersion":"5"},
 "spec":{"services":{"VllmDecodeWorker":{"replicas":1,"extraPodSpec":{"mainContainer":{"image":"img:1"}}}}},"status":{"state":"x"}}`)}
+}
+
+// The DGDR's mode picks the profiler: AI Configurator mode and --simulate use
+// the estimator; otherwise online Jobs, refused without a clientset.
+func TestPickProfiler(t *testing.T) {
+	c := &Clients{}
+	on := &Online{MaxParallel: 3}
+	cases := []struct {
+		name     string
+		opts     ProfileOptions
+		aic      bool
+		wantMode string
+		wantNil  bool
+		wantTime time.Duration
+	}{
+		{"aic mode", ProfileOptions{Online: on}, true, "simulation", false, DefaultSimulationTimeout},
+		{"--simulate", ProfileOptions{Online: on, Simulate: true}, false, "simulation", false, DefaultSimulationTimeout},
+		{"online", ProfileOptions{Online: on}, false, "online", false, DefaultOnlineTimeout},
+		{"online, own timeout", ProfileOptions{Online: on, Timeout: time.Minute}, false, "online", false, time.Minute},
+		{"online without a clientset", ProfileOptions{}, false, "online", true, 0},
+	}
+	for _, tc := range cases {
+		p, mode, timeout := tc.opts.pick(c, profileconfig.Settings{UseAIC: tc.aic})
+		if mode != tc.wantMode || (p == nil) != tc.wantNil || timeout != tc.wantTime {
+			t.Errorf("%s: got %T %q %s", tc.name, p, mode, timeout)
+		}
+		if o, ok := p.(*Online); ok && (o.MaxParallel != 3 || o == on) {
+			t.Errorf("%s: the online profiler must be a configured copy", tc.name)
+		}
+	}
 }

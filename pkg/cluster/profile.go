@@ -39,6 +39,12 @@ type ProfileOptions struct {
 	Timeout time.Duration
 	// Apply is used when the DGDR has autoApply: true.
 	Apply ApplyOptions
+	// Simulate profiles with the estimator even when the DGDR asks for
+	// online profiling (sweep.useAiConfigurator false).
+	Simulate bool
+	// Online profiles in Jobs when the DGDR asks for it; nil refuses online
+	// profiling with a message that names --simulate.
+	Online *Online
 }
 
 // Profile profiles the DGDR namespace/name on the client in simulation mode
@@ -127,23 +133,28 @@ func Profile(ctx context.Context, c *Clients, name, namespace string, opts Profi
 	if err != nil {
 		return err
 	}
-	c.warnEvent(ctx, cur, opts.Out, corev1.EventTypeNormal, EventProfilingJobCreated,
-		"AIC profiling job created (simulation, run on the client by kubectl-dgdr)")
-	printf(opts.Out, "profiling %s/%s in simulation mode (model %s, backend %s, system %s)", namespace, name, d.Spec.Model, d.Spec.Backend, hw.System)
-
-	timeout := opts.Timeout
-	if timeout == 0 {
-		timeout = DefaultSimulationTimeout
+	p, mode, timeout := opts.pick(c, settings)
+	if p == nil {
+		return c.fail(ctx, key, opts.Out, v1alpha1.ConditionProfiling, ReasonProfilingFailed, EventProfilingJobFailed,
+			errors.New("online profiling (sweep.use_ai_configurator false) needs a connection to create Jobs; pass --simulate to use the estimator"))
 	}
+	event := "Profiling job created"
+	if mode == "simulation" {
+		event = "AIC profiling job created (simulation, run on the client by kubectl-dgdr)"
+	}
+	c.warnEvent(ctx, cur, opts.Out, corev1.EventTypeNormal, EventProfilingJobCreated, event)
+	printf(opts.Out, "profiling %s/%s in %s mode (model %s, backend %s, system %s)", namespace, name, mode, d.Spec.Model, d.Spec.Backend, hw.System)
+
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	p := opts.Profiler
-	if p == nil {
-		p = &Simulation{Now: c.now}
-	}
 	r, err := p.Profile(pctx, work, settings, hw)
 	if err == nil && r == nil {
 		err = errors.New("the profiler returned no results")
+	}
+	if err != nil && ctx.Err() != nil && mode == "online" {
+		// Interrupted (Ctrl-C): the Jobs are server-side and keep running;
+		// the DGDR stays Profiling so that the next run re-attaches.
+		return fmt.Errorf("interrupted: the profiling Jobs keep running; re-attach with `kubectl dgdr profile %s -n %s`, or stop them with --cancel", name, namespace)
 	}
 	if err != nil {
 		reason := ReasonProfilingFailed
@@ -182,7 +193,7 @@ func Profile(ctx context.Context, c *Clients, name, namespace string, opts Profi
 		x.Status.State = v1alpha1.StateReady
 		x.Status.ProfilingResults = "configmap/" + OutputConfigMapName(name)
 		x.Status.GeneratedDeployment = gen
-		c.setCondition(x, v1alpha1.ConditionProfiling, metav1.ConditionTrue, ReasonProfilingCompleted, "Profiling completed successfully (simulation)")
+		c.setCondition(x, v1alpha1.ConditionProfiling, metav1.ConditionTrue, ReasonProfilingCompleted, "Profiling completed successfully ("+mode+")")
 		c.setCondition(x, v1alpha1.ConditionSpecGenerated, metav1.ConditionTrue, ReasonSpecGenerated, msg)
 		return nil
 	})
@@ -405,4 +416,30 @@ func targetNamespace(d *v1alpha1.DynamoGraphDeploymentRequest) string {
 		return o.Namespace
 	}
 	return d.Namespace
+}
+
+// pick chooses the profiler: the caller's, the estimator in AI Configurator
+// mode (or with Simulate), else Jobs on real engines.
+func (o ProfileOptions) pick(c *Clients, s profileconfig.Settings) (Profiler, string, time.Duration) {
+	timeout := o.Timeout
+	switch {
+	case o.Profiler != nil:
+		if timeout == 0 {
+			timeout = DefaultSimulationTimeout
+		}
+		return o.Profiler, "simulation", timeout
+	case s.UseAIC || o.Simulate:
+		if timeout == 0 {
+			timeout = DefaultSimulationTimeout
+		}
+		return &Simulation{Now: c.now}, "simulation", timeout
+	case o.Online != nil:
+		if timeout == 0 {
+			timeout = DefaultOnlineTimeout
+		}
+		on := *o.Online
+		on.Now = c.now
+		return &on, "online", timeout
+	}
+	return nil, "online", timeout
 }

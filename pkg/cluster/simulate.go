@@ -44,7 +44,7 @@ func (s *Simulation) Profile(ctx context.Context, d *v1alpha1.DynamoGraphDeploym
 	if err != nil {
 		return nil, err
 	}
-	setup.Config.Hardware.VRAMMiB = first(hw.MemoryMiB, setup.Config.Hardware.VRAMMiB)
+	setup.Config.Hardware.VRAMMiB = firstInt(hw.MemoryMiB, setup.Config.Hardware.VRAMMiB)
 	log := profiler.NewLogger(now)
 	sim := profiler.NewSimulation(setup.Estimator)
 	sim.Log = log
@@ -68,7 +68,7 @@ func firstNonEmpty(vs ...string) string {
 	return ""
 }
 
-func first(vs ...int) int {
+func firstInt(vs ...int) int {
 	for _, v := range vs {
 		if v != 0 {
 			return v

@@ -41,6 +41,7 @@ const (
 	EventValidationFailed        = "ValidationFailed"
 	EventProfilingJobCreated     = "ProfilingJobCreated"
 	EventProfilingCheckFailed    = "ProfilingCheckFailed"
+	EventProfilingJobFailed      = "ProfilingJobFailed"
 	EventGenerationFailed        = "GenerationFailed"
 	EventSpecGenerated           = "SpecGenerated"
 	EventConfigMapCreationFailed = "ConfigMapCreationFailed"

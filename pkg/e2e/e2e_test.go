@@ -113,10 +113,12 @@ func TestCreate(t *testing.T) {
 	}
 }
 
-// profile runs `kubectl-dgdr profile NAME` as a user would.
+// profile runs `kubectl-dgdr profile NAME --simulate` as a user would: the
+// estimator, whatever the DGDR's mode (online profiling has its own e2e in
+// pkg/online).
 func profile(t *testing.T, ns, name string) {
 	t.Helper()
-	r := kdgdr(t, "profile", name, "-n", ns)
+	r := kdgdr(t, "profile", name, "-n", ns, "--simulate")
 	if r.code != 0 || !strings.Contains(r.stdout, "dynamographdeploymentrequest.nvidia.com/"+name+" profiled") {
 		t.Fatalf("profile: %s", r)
 	}
@@ -380,17 +382,8 @@ func TestForbidden(t *testing.T) {
 	if r := kdgdrAs(t, path, "create", "-f", example("vllm-dense-online.yaml")); r.code != 0 {
 		t.Fatalf("create with the role: %s", r)
 	}
-	limited, err := clientcmd.BuildConfigFromFlags("", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sch, _ := cluster.NewScheme()
-	lc, err := client.New(limited, client.Options{Scheme: sch})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cluster.Profile(ctx, &cluster.Clients{Client: lc}, "vllm-dense-online", ns, cluster.ProfileOptions{}); err != nil {
-		t.Fatalf("profile (with autoApply) with the role: %v", err)
+	if r := kdgdrAs(t, path, "profile", "vllm-dense-online", "--simulate"); r.code != 0 {
+		t.Fatalf("profile (with autoApply) with the role: %s", r)
 	}
 	if r := kdgdrAs(t, path, "status", "vllm-dense-online"); r.code != 0 || !strings.Contains(r.stdout, "Deploying") {
 		t.Fatalf("status with the role: %s", r)

@@ -3,18 +3,42 @@ package profile
 import (
 	"context"
 	"fmt"
+	"io"
+	"sync"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cluster"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/clientgetter"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/util"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/online"
 )
 
 // clusterOnly are the local-mode flags that make no sense with a DGDR name:
 // the DGDR in the cluster is the input.
 var clusterConflicts = []string{"local", "filename", "model", "backend", "isl", "osl", "ttft", "itl", "system",
 	"model-config", "min-gpus", "max-gpus", "dry-run", "from", "output", "no-plots"}
+
+// ClusterFlags are the flags of cluster mode.
+type ClusterFlags struct {
+	// Simulate uses the estimator even when the DGDR asks for online profiling.
+	Simulate bool
+	// Mocker runs the engine simulator in the profiling Jobs.
+	Mocker      bool
+	MaxParallel int
+	WorkerImage string
+	// Cancel deletes the DGDR's profiling Jobs instead of profiling.
+	Cancel bool
+}
+
+func (o *Options) addClusterFlags(f *pflag.FlagSet) {
+	f.BoolVar(&o.Cluster.Simulate, "simulate", false, "Cluster mode: profile with the built-in estimator even when the DGDR asks for online profiling")
+	f.BoolVar(&o.Cluster.Mocker, "mocker", false, "Cluster mode, online: run the engine simulator in the Jobs instead of the real engine (GPU-less clusters)")
+	f.IntVar(&o.Cluster.MaxParallel, "max-parallel", 0, "Cluster mode, online: at most this many profiling Jobs at once (0: as many as the free GPUs fit)")
+	f.StringVar(&o.Cluster.WorkerImage, "worker-image", "", "Cluster mode, online: image of the measure container (default "+cluster.DefaultWorkerImage()+")")
+	f.BoolVar(&o.Cluster.Cancel, "cancel", false, "Cluster mode: delete the DGDR's profiling Jobs (finished results are kept) and exit")
+}
 
 func (o *Options) validateCluster() error {
 	for _, f := range clusterConflicts {
@@ -25,6 +49,12 @@ func (o *Options) validateCluster() error {
 	}
 	if o.Flags == nil {
 		return fmt.Errorf("profile %s: no cluster connection flags are available", o.Name)
+	}
+	if o.Cluster.MaxParallel < 0 {
+		return fmt.Errorf("--max-parallel %d is negative: pass 0 (as many as fit) or a positive number", o.Cluster.MaxParallel)
+	}
+	if o.Cluster.Simulate && (o.Cluster.Mocker || o.Cluster.MaxParallel != 0 || o.Cluster.WorkerImage != "") {
+		return fmt.Errorf("profile %s --simulate runs no Jobs: drop --mocker, --max-parallel and --worker-image", o.Name)
 	}
 	if o.Timeout < 0 {
 		return fmt.Errorf("--timeout %s is negative: pass a positive duration such as 10m, or 0 for the default", o.Timeout)
@@ -45,7 +75,22 @@ func (o *Options) runCluster(ctx context.Context) error {
 	if err != nil {
 		return util.TranslateError(err, target)
 	}
-	opts := cluster.ProfileOptions{Out: o.ErrOut, Timeout: o.Timeout}
+	kube, err := getter.KubernetesClientSet()
+	if err != nil {
+		return util.TranslateError(err, target)
+	}
+	if o.Cluster.Cancel {
+		res, err := online.Cancel(ctx, kube, ns, o.Name)
+		if err != nil {
+			return util.TranslateError(err, target)
+		}
+		_, err = fmt.Fprintf(o.Out, "deleted %d profiling Job(s) and %d failed result(s) of dynamographdeploymentrequest.nvidia.com/%s; finished results are kept\n",
+			len(res.Jobs), len(res.FailedResults), o.Name)
+		return err
+	}
+	opts := cluster.ProfileOptions{Out: o.ErrOut, Timeout: o.Timeout, Simulate: o.Cluster.Simulate,
+		Online: &cluster.Online{Kube: kube, MaxParallel: o.Cluster.MaxParallel, WorkerImage: o.Cluster.WorkerImage,
+			Mocker: o.Cluster.Mocker, OnJob: jobProgress(o.ErrOut, o.Quiet)}}
 	if o.Quiet {
 		opts.Out = nil
 	}
@@ -66,5 +111,27 @@ func completeNames(o *Options) func(*cobra.Command, []string, string) ([]cobra.C
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		return util.CompleteDGDRNames(clientgetter.New(o.Flags, o.ErrOut))(cmd, args, toComplete)
+	}
+}
+
+// jobProgress prints one line per Job state change: the same lines on a
+// terminal and in a log, so nothing is lost when stderr is redirected.
+func jobProgress(w io.Writer, quiet bool) func(online.JobEvent) {
+	if quiet {
+		return nil
+	}
+	var mu sync.Mutex
+	return func(e online.JobEvent) {
+		mu.Lock()
+		defer mu.Unlock()
+		reused := ""
+		if e.Reused {
+			reused = " (reused)"
+		}
+		msg := ""
+		if e.Message != "" {
+			msg = ": " + e.Message
+		}
+		fmt.Fprintf(w, "job %s [%s %s] %s%s%s\n", e.Job, e.Phase, e.Mapping.Label(), e.State, reused, msg)
 	}
 }

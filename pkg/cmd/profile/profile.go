@@ -45,7 +45,14 @@ var (
 
 		With --local (implied by -f or by the flags alone) every measurement comes from the
 		built-in performance estimator: no cluster and no GPU are needed. The input goes through
-		the same defaulting and validation as the admission webhook.`)
+		the same defaulting and validation as the admission webhook.
+
+		With a DGDR NAME, the DGDR in the cluster is profiled and the results are written back to
+		it (status, conditions, events, the dgdr-output-NAME and planner-profile-data ConfigMaps).
+		In AI Configurator mode (sweep.use_ai_configurator: true) or with --simulate the estimator
+		answers; otherwise every (phase, mapping) runs as a Job on the cluster's free GPUs, in
+		parallel. The Jobs outlive the plugin: Ctrl-C leaves them running, running the command again
+		re-attaches and reuses finished results, and --cancel deletes them.`)
 
 	profileExample = templates.Examples(`
 		# Profile the AI Configurator example locally and write the results into ./out
@@ -62,7 +69,19 @@ var (
 		%[1]s profile --from out/results.json --ttft 100 --itl 15 --output-dir out-whatif
 
 		# Print results.json instead of the summary
-		%[1]s profile --local -f examples/vllm-dense-online.yaml -o json --quiet`)
+		%[1]s profile --local -f examples/vllm-dense-online.yaml -o json --quiet
+
+		# Profile a DGDR in the cluster and write the results back to it
+		%[1]s profile vllm-dense-online -n team
+
+		# Online profiling on a GPU-less cluster: the engine simulator, at most 4 Jobs at once
+		%[1]s profile vllm-dense-online -n team --mocker --max-parallel 4
+
+		# Use the estimator for a DGDR that asks for online profiling
+		%[1]s profile vllm-dense-online -n team --simulate
+
+		# Stop the profiling Jobs (finished results are kept for the next run)
+		%[1]s profile vllm-dense-online -n team --cancel`)
 )
 
 // DefaultOutputDir is the profiler's default output directory.
@@ -82,6 +101,8 @@ type Options struct {
 	Name string
 	// Timeout is the profiling deadline in cluster mode (0: the default).
 	Timeout time.Duration
+	// Cluster holds the flags of cluster mode.
+	Cluster ClusterFlags
 	// Local runs the profiler in this process on the estimator.
 	Local bool
 
@@ -155,7 +176,8 @@ func NewCmd(flags genericclioptions.RESTClientGetter, streams genericiooptions.I
 	f.BoolVar(&o.NoPlots, "no-plots", o.NoPlots, "Skip the PNG plots")
 	f.StringVarP(&o.Output, "output", "o", o.Output, "Print results.json instead of the summary: json or yaml")
 	f.StringVar(&o.From, "from", o.From, "What-if: re-select from a saved results.json with new --ttft/--itl, measuring nothing")
-	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "Cluster mode: give up profiling after this long (0: 5m for the estimator)")
+	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "Cluster mode: give up profiling after this long (0: 5m with the estimator, 4h online)")
+	o.addClusterFlags(f)
 	cmd.ValidArgsFunction = completeNames(o)
 	_ = cmd.RegisterFlagCompletionFunc("backend", cobra.FixedCompletions([]string{"vllm", "sglang", "trtllm"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("system", cobra.FixedCompletions(estimator.Systems(), cobra.ShellCompDirectiveNoFileComp))
@@ -180,6 +202,11 @@ func (o *Options) Complete(cmd *cobra.Command, args []string) error {
 func (o *Options) Validate() error {
 	if o.Name != "" {
 		return o.validateCluster()
+	}
+	for _, f := range []string{"simulate", "mocker", "max-parallel", "worker-image", "cancel", "timeout"} {
+		if o.changed[f] {
+			return fmt.Errorf("--%s applies to cluster mode only: name a DGDR in the cluster (kubectl dgdr profile NAME --%s ...)", f, f)
+		}
 	}
 	switch o.Output {
 	case "", "json", "yaml":

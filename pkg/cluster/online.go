@@ -1,0 +1,107 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/jobs"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/online"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profileconfig"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profiler"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/version"
+)
+
+// DefaultOnlineTimeout is the profiling deadline of an online run (D18).
+const DefaultOnlineTimeout = 4 * time.Hour
+
+// DefaultWorkerImage runs the measure container and the engine simulator.
+func DefaultWorkerImage() string {
+	tag := version.Get().Version
+	if tag == "dev" {
+		tag = "latest"
+	}
+	return "ghcr.io/kubectl-dgdr/dgdr-worker:" + tag
+}
+
+// Online profiles on real engines (or the engine simulator) in Kubernetes
+// Jobs, one per (phase, mapping), run in parallel on the free GPUs. Jobs
+// outlive the plugin: running it again re-attaches and reuses results.
+type Online struct {
+	Kube kubernetes.Interface
+	// MaxParallel caps the Jobs running at once (0: as many as fit).
+	MaxParallel int
+	// WorkerImage defaults to DefaultWorkerImage.
+	WorkerImage string
+	// Mocker runs the engine simulator in place of the real engine
+	// (spec.useMocker, or the plugin's --mocker flag).
+	Mocker bool
+	// OnJob gets every Job state change (the progress display).
+	OnJob func(online.JobEvent)
+	Now   func() time.Time
+	// Tune lets tests adjust the Job template (engine ports, time scale).
+	Tune func(*online.Options)
+
+	log []byte
+}
+
+// Log is the profile_sla.log of the last run.
+func (o *Online) Log() []byte { return o.log }
+
+// Profile implements Profiler.
+func (o *Online) Profile(ctx context.Context, d *v1alpha1.DynamoGraphDeploymentRequest, st profileconfig.Settings, hw Hardware) (*results.Results, error) {
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	model, err := profiler.LookupModel(st)
+	if err != nil {
+		return nil, fmt.Errorf("%w; online profiling sizes its sweep from the model's architecture (set sweep.aicHfId to a catalog model)", err)
+	}
+	setup, err := profiler.NewSetup(d, st, model, hw.System, hw.GPUsPerNode)
+	if err != nil {
+		return nil, err
+	}
+	cfg := setup.Config
+	cfg.AICHeadRule = false // AI Configurator's heads/4 limit does not apply to real engines
+	if hw.MemoryMiB > 0 {
+		cfg.Hardware.VRAMMiB = hw.MemoryMiB
+	}
+	backend := firstNonEmpty(st.Backend, d.Spec.Backend)
+	tmpl := jobs.Spec{
+		Model:       d.Spec.Model,
+		WorkerImage: o.WorkerImage,
+		GPUsPerNode: cfg.Hardware.GPUsPerNode,
+		ModelCache:  st.ModelCache,
+	}
+	if tmpl.WorkerImage == "" {
+		tmpl.WorkerImage = DefaultWorkerImage()
+	}
+	if o.Mocker || d.Spec.UseMocker {
+		tmpl.Backend = jobs.BackendMocker
+		tmpl.Mocker = jobs.MockerSpec{EstimatorModel: model.HFID, System: setup.Config.Hardware.System, Backend: backend}
+	}
+	log := profiler.NewLogger(now)
+	opts := online.Options{Client: o.Kube, DGDR: d, Template: tmpl, MaxParallel: o.MaxParallel, OnJob: o.OnJob,
+		Logf: func(format string, args ...any) { log.Infof(format, args...) }}
+	if o.Tune != nil {
+		o.Tune(&opts)
+	}
+	m, err := online.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	p := &profiler.Profiler{Measurer: m, Log: log}
+	r, err := p.Run(ctx, cfg)
+	o.log = log.Bytes()
+	if err != nil {
+		return r, err
+	}
+	profiler.Stamp(r, d, st)
+	r.Versions.Estimator = "" // measured, not estimated
+	return r, nil
+}
