@@ -76,7 +76,10 @@ type Spec struct {
 	// resources, tolerations, nodeSelector) and backend are used.
 	DGDR *v1alpha1.DynamoGraphDeploymentRequest
 	// Phase is one of the Phase* constants.
-	Phase   string
+	Phase string
+	// Part names one shard of a phase that is split over several Jobs (the
+	// grid phases, one Job per ISL, so that they run in parallel); "" for none.
+	Part    string
 	Mapping results.Mapping
 	// Backend overrides DGDR.Spec.Backend; BackendMocker runs the simulator.
 	Backend string
@@ -147,6 +150,15 @@ func Name(dgdr, phase string, m results.Mapping) string {
 	h := sha256.Sum256([]byte(n))
 	suffix := fmt.Sprintf("-%s-%s-%s", phase, strings.ToLower(m.Tag()), hex.EncodeToString(h[:])[:6])
 	return strings.TrimRight(dgdr[:max(1, 52-len(suffix))], "-.") + suffix
+}
+
+// JobName is the Job's (and its result ConfigMap's) name, with the part.
+func (s *Spec) JobName() string {
+	phase := s.Phase
+	if s.Part != "" {
+		phase += "-" + s.Part
+	}
+	return Name(s.DGDR.Name, phase, s.Mapping)
 }
 
 // Labels of everything a Job creates.
@@ -267,7 +279,7 @@ func Build(s Spec) (*Objects, error) {
 	m := normalize(s.Mapping)
 	s.Mapping = m
 	d := s.DGDR
-	name := Name(d.Name, s.Phase, m)
+	name := s.JobName()
 	if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
 		return nil, fmt.Errorf("Job name %q: %s", name, strings.Join(errs, "; "))
 	}

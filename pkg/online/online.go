@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -169,13 +171,17 @@ func (o *Measurer) PrepareSweep(ctx context.Context, plan results.Plan, cfg prof
 
 // PrepareGrids implements profiler.Preparer: the in-depth Jobs of §12.
 func (o *Measurer) PrepareGrids(ctx context.Context, g profiler.GridPlan) error {
+	// One Job per ISL: the grid points are independent, so on free GPUs they
+	// run side by side instead of one after another in a single engine.
 	var ts []*task
 	for _, m := range g.PrefillMapping {
-		ts = append(ts, o.newTask(jobs.PhasePrefillGrid, m, g.PrefillISLs, 0, 0, g.Config))
+		for _, isl := range g.PrefillISLs {
+			ts = append(ts, o.newPartTask(jobs.PhasePrefillGrid, fmt.Sprintf("isl%d", isl), m, []int{isl}, 0, 0, g.Config))
+		}
 	}
-	if len(g.DecodeISLs) > 0 {
-		for _, m := range g.DecodeMapping {
-			ts = append(ts, o.newTask(jobs.PhaseDecodeGrid, m, g.DecodeISLs, g.DecodeOSL, g.Config.DecodeGranularity, g.Config))
+	for _, m := range g.DecodeMapping {
+		for _, isl := range g.DecodeISLs {
+			ts = append(ts, o.newPartTask(jobs.PhaseDecodeGrid, fmt.Sprintf("isl%d", isl), m, []int{isl}, g.DecodeOSL, g.Config.DecodeGranularity, g.Config))
 		}
 	}
 	return o.run(ctx, ts)
@@ -186,10 +192,17 @@ func (o *Measurer) find(m results.Mapping, phases ...string) []*task {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var out []*task
+	m = normalize(m)
 	for _, p := range phases {
-		if t := o.tasks[jobs.Name(o.opts.DGDR.Name, p, normalize(m))]; t != nil {
-			out = append(out, t)
+		var parts []*task
+		for _, t := range o.tasks {
+			if t.phase == p && t.mapping == m {
+				parts = append(parts, t)
+			}
 		}
+		// Map order is random; answer deterministically, phase by phase.
+		slices.SortFunc(parts, func(a, b *task) int { return strings.Compare(a.name, b.name) })
+		out = append(out, parts...)
 	}
 	return out
 }

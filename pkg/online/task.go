@@ -40,14 +40,19 @@ type task struct {
 }
 
 func (o *Measurer) newTask(phase string, m results.Mapping, isls []int, osl, g int, cfg profiler.Config) *task {
+	return o.newPartTask(phase, "", m, isls, osl, g, cfg)
+}
+
+// newPartTask is one shard of a phase split over several Jobs.
+func (o *Measurer) newPartTask(phase, part string, m results.Mapping, isls []int, osl, g int, cfg profiler.Config) *task {
 	m = normalize(m)
 	s := o.opts.Template
-	s.DGDR, s.Phase, s.Mapping = o.opts.DGDR, phase, m
+	s.DGDR, s.Phase, s.Part, s.Mapping = o.opts.DGDR, phase, part, m
 	s.ISLs, s.OSL, s.Granularity, s.Concurrencies = slices.Clone(isls), osl, g, nil
 	if s.MaxModelLen == 0 && cfg.MaxContextLength > 0 {
 		s.MaxModelLen = cfg.MaxContextLength
 	}
-	name := jobs.Name(o.opts.DGDR.Name, phase, m)
+	name := s.JobName()
 	if o.opts.EnginePort != nil {
 		s.EnginePort = o.opts.EnginePort(name)
 	}
@@ -62,13 +67,13 @@ func (o *Measurer) newTask(phase string, m results.Mapping, isls []int, osl, g i
 // (it only keeps pods of one host apart).
 func taskHash(s jobs.Spec) string {
 	key := struct {
-		Phase, Backend, Model, EngineImage, WorkerImage string
-		Mapping                                         results.Mapping
-		ISLs                                            []int
-		OSL, Granularity, MaxModelLen                   int
-		EngineArgs                                      []string
-		Mocker                                          jobs.MockerSpec
-	}{s.Phase, s.Backend, s.Model, s.EngineImage, s.WorkerImage, s.Mapping, s.ISLs, s.OSL, s.Granularity, s.MaxModelLen, s.EngineArgs, s.Mocker}
+		Phase, Part, Backend, Model, EngineImage, WorkerImage string
+		Mapping                                               results.Mapping
+		ISLs                                                  []int
+		OSL, Granularity, MaxModelLen                         int
+		EngineArgs                                            []string
+		Mocker                                                jobs.MockerSpec
+	}{s.Phase, s.Part, s.Backend, s.Model, s.EngineImage, s.WorkerImage, s.Mapping, s.ISLs, s.OSL, s.Granularity, s.MaxModelLen, s.EngineArgs, s.Mocker}
 	b, _ := json.Marshal(key) // plain data: cannot fail
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])[:16]

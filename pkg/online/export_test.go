@@ -1,0 +1,18 @@
+package online
+
+import (
+	"testing"
+
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/testenv"
+)
+
+// E2EEnv hands the package's control plane (and its kubelet harness) to the
+// external tests in this directory, which drive the measurer through
+// pkg/cluster (an import the internal tests cannot make).
+func E2EEnv(t *testing.T) *testenv.Env {
+	needEnv(t)
+	return e2e.env
+}
+
+// FreePort gives each engine its own port on this host.
+var FreePort = freePort
