@@ -53,7 +53,7 @@ func TestBenchParallelVsSequential(t *testing.T) {
 	cfg, _ := pc.config(t)
 	times := map[int]time.Duration{}
 	for _, par := range []int{0, 1} {
-		ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 		d := ex.DeepCopy()
 		d.Name, d.Namespace = "bench-par"+itoa(par), "default"
 		if err := e2e.crc.Create(ctx, d); err != nil {
@@ -62,6 +62,11 @@ func TestBenchParallelVsSequential(t *testing.T) {
 		tmpl := mockerTemplate()
 		if v, err := strconv.ParseFloat(os.Getenv("ONLINE_BENCH_TIMESCALE"), 64); err == nil && v > 0 {
 			tmpl.Mocker.TimeScale = v // 1: real time, so that waiting on the engines dominates
+		}
+		// A real engine spends its first minutes loading weights and capturing
+		// CUDA graphs; ONLINE_BENCH_ENGINE_STARTUP (e.g. 20s) models that.
+		if v, err := time.ParseDuration(os.Getenv("ONLINE_BENCH_ENGINE_STARTUP")); err == nil && v > 0 {
+			tmpl.EngineArgs = append(tmpl.EngineArgs, "--startup-delay="+v.String())
 		}
 		m := newMeasurer(t, d, tmpl, par, &events{})
 		m.opts.Logf = nil
