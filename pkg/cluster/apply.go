@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -285,8 +286,8 @@ func BuildDGD(d *v1alpha1.DynamoGraphDeploymentRequest) (*unstructured.Unstructu
 	if ov == nil {
 		ov = &v1alpha1.DeploymentOverridesSpec{}
 	}
-	obj.SetName(firstNonEmpty(ov.Name, d.Name))
-	obj.SetNamespace(firstNonEmpty(ov.Namespace, d.Namespace))
+	obj.SetName(cmp.Or(ov.Name, d.Name))
+	obj.SetNamespace(cmp.Or(ov.Namespace, d.Namespace))
 	labels := map[string]string{}
 	for k, v := range u.GetLabels() {
 		labels[k] = v
@@ -342,7 +343,7 @@ func DGDName(d *v1alpha1.DynamoGraphDeploymentRequest) (name, namespace string) 
 		ov = &v1alpha1.DeploymentOverridesSpec{}
 	}
 	if d.Status.Deployment != nil && d.Status.Deployment.Name != "" {
-		return d.Status.Deployment.Name, firstNonEmpty(d.Status.Deployment.Namespace, d.Namespace)
+		return d.Status.Deployment.Name, cmp.Or(d.Status.Deployment.Namespace, d.Namespace)
 	}
-	return firstNonEmpty(ov.Name, d.Name), firstNonEmpty(ov.Namespace, d.Namespace)
+	return cmp.Or(ov.Name, d.Name), cmp.Or(ov.Namespace, d.Namespace)
 }

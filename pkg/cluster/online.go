@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -71,7 +72,7 @@ func (o *Online) Profile(ctx context.Context, d *v1alpha1.DynamoGraphDeploymentR
 	if hw.MemoryMiB > 0 {
 		cfg.Hardware.VRAMMiB = hw.MemoryMiB
 	}
-	backend := firstNonEmpty(st.Backend, d.Spec.Backend)
+	backend := cmp.Or(st.Backend, d.Spec.Backend)
 	tmpl := jobs.Spec{
 		Model:       d.Spec.Model,
 		WorkerImage: o.WorkerImage,

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -44,7 +45,7 @@ func (s *Simulation) Profile(ctx context.Context, d *v1alpha1.DynamoGraphDeploym
 	if err != nil {
 		return nil, err
 	}
-	setup.Config.Hardware.VRAMMiB = firstInt(hw.MemoryMiB, setup.Config.Hardware.VRAMMiB)
+	setup.Config.Hardware.VRAMMiB = cmp.Or(hw.MemoryMiB, setup.Config.Hardware.VRAMMiB)
 	log := profiler.NewLogger(now)
 	sim := profiler.NewSimulation(setup.Estimator)
 	sim.Log = log
@@ -57,22 +58,4 @@ func (s *Simulation) Profile(ctx context.Context, d *v1alpha1.DynamoGraphDeploym
 	}
 	profiler.Stamp(r, d, st)
 	return r, nil
-}
-
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-func firstInt(vs ...int) int {
-	for _, v := range vs {
-		if v != 0 {
-			return v
-		}
-	}
-	return 0
 }

@@ -1,6 +1,7 @@
 package output
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -135,26 +136,26 @@ func resolve(r *results.Results, in Inputs) (*plan, error) {
 		ov = &v1alpha1.DeploymentOverridesSpec{}
 	}
 	p := &plan{configMapName: PlannerProfileConfigMap}
-	p.backend = firstOf(r.Input.Backend, in.Settings.Backend, req.Spec.Backend)
+	p.backend = cmp.Or(r.Input.Backend, in.Settings.Backend, req.Spec.Backend)
 	be, ok := backends[p.backend]
 	if !ok {
 		return nil, fmt.Errorf("Unsupported backend: %q. Supported backends: %v; set spec.backend", p.backend, v1alpha1.Backends)
 	}
 	p.be = be
-	p.model = firstOf(r.Input.Model, req.Spec.Model, in.Settings.Model)
+	p.model = cmp.Or(r.Input.Model, req.Spec.Model, in.Settings.Model)
 	if p.model == "" {
 		return nil, fmt.Errorf("no model to deploy: results.input.model, spec.model and deployment.model are all empty; set spec.model (e.g. Qwen/Qwen3-0.6B)")
 	}
 	p.modelPath = p.model
 	if mc := in.Settings.ModelCache; mc.PVCName != "" {
 		p.pvc = mc.PVCName
-		p.mountPath = firstOf(mc.MountPath, "/opt/model-cache")
+		p.mountPath = cmp.Or(mc.MountPath, "/opt/model-cache")
 		p.modelPath = p.mountPath
 		if sub := strings.TrimLeft(mc.PVCPath, "/"); sub != "" {
 			p.modelPath = strings.TrimRight(p.mountPath, "/") + "/" + sub
 		}
 	}
-	p.image = firstOf(in.Settings.DGDImage, ov.WorkersImage, req.Spec.ProfilingConfig.ProfilerImage, be.image+":"+DefaultRuntimeTag)
+	p.image = cmp.Or(in.Settings.DGDImage, ov.WorkersImage, req.Spec.ProfilingConfig.ProfilerImage, be.image+":"+DefaultRuntimeTag)
 	p.plannerImage = plannerImage(p.image)
 
 	p.gpn = firstInt(in.GPUsPerNode, r.Input.GPUsPerNode, int(in.Settings.GPUsPerNode), defaultGPUsPerNode)
@@ -167,12 +168,12 @@ func resolve(r *results.Results, in Inputs) (*plan, error) {
 		}
 	}
 
-	p.name = firstOf(ov.Name, req.Name, r.Input.Name, p.backend+"-disagg")
+	p.name = cmp.Or(ov.Name, req.Name, r.Input.Name, p.backend+"-disagg")
 	if errs := validation.IsDNS1123Subdomain(p.name); len(errs) > 0 {
 		return nil, fmt.Errorf("DGD name %q is invalid: %s; set spec.deploymentOverrides.name to a lower-case DNS name", p.name, strings.Join(errs, "; "))
 	}
-	p.namespace = firstOf(ov.Namespace, req.Namespace, r.Input.Namespace)
-	dgdrName, dgdrNS := firstOf(req.Name, r.Input.Name), firstOf(req.Namespace, r.Input.Namespace)
+	p.namespace = cmp.Or(ov.Namespace, req.Namespace, r.Input.Namespace)
+	dgdrName, dgdrNS := cmp.Or(req.Name, r.Input.Name), cmp.Or(req.Namespace, r.Input.Namespace)
 	p.labels = map[string]string{}
 	for k, v := range ov.Labels {
 		p.labels[k] = v
@@ -481,15 +482,6 @@ func rawPodSpec(e extraPodSpec) (*runtime.RawExtension, error) {
 }
 
 func int32p(v int32) *int32 { return &v }
-
-func firstOf(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
 
 func firstInt(vs ...int) int {
 	for _, v := range vs {

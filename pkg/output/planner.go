@@ -2,6 +2,7 @@ package output
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -56,7 +57,7 @@ func plannerArgs(r *results.Results, in Inputs) ([]string, []string, error) {
 	}
 	var warnings []string
 	shared := map[string]any{
-		"backend": firstOf(r.Input.Backend, in.Settings.Backend),
+		"backend": cmp.Or(r.Input.Backend, in.Settings.Backend),
 		"ttft":    slaValue(in, profileconfig.KeySLATTFT, r.Input.SLA.TTFT, in.Settings.SLA.TTFT),
 		"itl":     slaValue(in, profileconfig.KeySLAITL, r.Input.SLA.ITL, in.Settings.SLA.ITL),
 	}

@@ -2,6 +2,7 @@ package output
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"html"
@@ -104,7 +105,7 @@ func Report(r *results.Results, in Inputs, d *dgd.DynamoGraphDeployment, plots m
 	}
 	data := reportData{R: r, Suggestions: SuggestionLines(r),
 		Title:     fmt.Sprintf("SLA profile: %s on %s", r.Input.Model, r.Input.Backend),
-		Generator: "kubectl-dgdr " + firstOf(r.Versions.Plugin, version.Get().Version, "dev")}
+		Generator: "kubectl-dgdr " + cmp.Or(r.Versions.Plugin, version.Get().Version, "dev")}
 	for _, p := range reportPlots {
 		if b, ok := plots[p.file]; ok {
 			// Built by hand: escaping 100s of kB of base64 (which holds no

@@ -1,6 +1,7 @@
 package profileconfig
 
 import (
+	"cmp"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -135,9 +136,9 @@ func (c *Config) Settings() (Settings, field.ErrorList) {
 		},
 	}
 	// Several places name the same thing; the first set wins (profiler.md §2.2).
-	s.System = strings.ToLower(firstNonEmpty(str(KeySweepAICSystem), str(KeyAICSystem), str(KeyHardwareSystem)))
-	s.AICModelName = firstNonEmpty(str(KeySweepAICModelName), str(KeyAICModelName))
-	s.AICBackendVersion = firstNonEmpty(str(KeySweepAICVersion), str(KeyAICBackendVersion))
+	s.System = strings.ToLower(cmp.Or(str(KeySweepAICSystem), str(KeyAICSystem), str(KeyHardwareSystem)))
+	s.AICModelName = cmp.Or(str(KeySweepAICModelName), str(KeyAICModelName))
+	s.AICBackendVersion = cmp.Or(str(KeySweepAICVersion), str(KeyAICBackendVersion))
 
 	if s.OutputDir == "" {
 		s.OutputDir = DefaultOutputDir
@@ -177,13 +178,4 @@ func (c *Config) Settings() (Settings, field.ErrorList) {
 }
 
 // ModelID is the model to look up: sweep.aicHfId, else deployment.model.
-func (s Settings) ModelID() string { return firstNonEmpty(s.AICHfID, s.Model) }
-
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
+func (s Settings) ModelID() string { return cmp.Or(s.AICHfID, s.Model) }

@@ -1,6 +1,7 @@
 package profiler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -122,7 +123,7 @@ func ModelInfoFrom(e *estimator.Estimator) (ModelInfo, error) {
 		return ModelInfo{}, fmt.Errorf("model %s: %w", md.Name, err)
 	}
 	info := ModelInfo{
-		Name:         firstNonEmpty(md.HFID, md.Name),
+		Name:         cmp.Or(md.HFID, md.Name),
 		Architecture: md.Architecture,
 		SizeMiB:      math.Round(mem.WeightsGiBPerGPU * 1024),
 		IsMoE:        IsMoEArchitecture(md.Architecture),
@@ -140,13 +141,4 @@ func ModelInfoFrom(e *estimator.Estimator) (ModelInfo, error) {
 		info.QuantBlock = 128
 	}
 	return info, nil
-}
-
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

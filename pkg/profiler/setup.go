@@ -1,6 +1,7 @@
 package profiler
 
 import (
+	"cmp"
 	"fmt"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
@@ -43,7 +44,7 @@ func NewSetup(d *v1alpha1.DynamoGraphDeploymentRequest, s profileconfig.Settings
 	if gpusPerNode == 0 {
 		gpusPerNode = int(s.GPUsPerNode)
 	}
-	backend := first(s.AICBackend, s.Backend, d.Spec.Backend)
+	backend := cmp.Or(s.AICBackend, s.Backend, d.Spec.Backend)
 	est, err := estimator.New(model, sys, estimator.Options{Backend: backend, GPUsPerNode: gpusPerNode})
 	if err != nil {
 		return nil, fmt.Errorf("building the estimator for %s on %s with %s: %w", model.Name, sys.Name, backend, err)
@@ -52,7 +53,7 @@ func NewSetup(d *v1alpha1.DynamoGraphDeploymentRequest, s profileconfig.Settings
 	if err != nil {
 		return nil, err
 	}
-	info.Name = first(d.Spec.Model, info.Name)
+	info.Name = cmp.Or(d.Spec.Model, info.Name)
 	hwNode := sys.GPUsPerNode
 	if gpusPerNode > 0 {
 		hwNode = gpusPerNode
@@ -77,15 +78,6 @@ func Stamp(r *results.Results, d *v1alpha1.DynamoGraphDeploymentRequest, s profi
 	r.Versions.Commit = v.Commit
 	r.Versions.Estimator = "builtin"
 	r.Input.Name, r.Input.Namespace = d.Name, d.Namespace
-	r.Input.Model = first(d.Spec.Model, s.Model)
-	r.Input.Backend = first(d.Spec.Backend, s.Backend)
-}
-
-func first(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
+	r.Input.Model = cmp.Or(d.Spec.Model, s.Model)
+	r.Input.Backend = cmp.Or(d.Spec.Backend, s.Backend)
 }

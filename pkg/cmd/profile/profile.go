@@ -6,6 +6,7 @@ package profile
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -449,7 +450,7 @@ func (o *Options) prepare(dgdr *v1alpha1.DynamoGraphDeploymentRequest) (*job, er
 		fmt.Fprintf(o.ErrOut, "Warning: %s\n", w)
 		j.warnings = append(j.warnings, w)
 	}
-	backend := firstNonEmpty(s.AICBackend, s.Backend, dgdr.Spec.Backend)
+	backend := cmp.Or(s.AICBackend, s.Backend, dgdr.Spec.Backend)
 	if v := s.AICBackendVersion; v != "" && backend == "trtllm" && !knownAICVersions[v] {
 		return nil, fmt.Errorf("Database not found for system: %s, backend: %s, version: %s; set sweep.aicBackendVersion to one of 0.20.0, 1.0.0rc3, 1.0.0rc6 or remove it", sysName, backend, v)
 	}
@@ -526,7 +527,7 @@ func syntheticDGDR(r *results.Results) *v1alpha1.DynamoGraphDeploymentRequest {
 	d := &v1alpha1.DynamoGraphDeploymentRequest{}
 	d.APIVersion = v1alpha1.GroupVersion.String()
 	d.Kind = "DynamoGraphDeploymentRequest"
-	d.Name = firstNonEmpty(r.Input.Name, "local-profile")
+	d.Name = cmp.Or(r.Input.Name, "local-profile")
 	d.Namespace = r.Input.Namespace
 	d.Spec.Model = r.Input.Model
 	d.Spec.Backend = r.Input.Backend
@@ -548,13 +549,4 @@ func syntheticDGDR(r *results.Results) *v1alpha1.DynamoGraphDeploymentRequest {
 	}
 	d.Spec.ProfilingConfig.Config, _ = c.JSON()
 	return d
-}
-
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

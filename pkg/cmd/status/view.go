@@ -1,6 +1,7 @@
 package status
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -64,7 +65,7 @@ type DeploymentView struct {
 // Secondary reads that fail are listed in Errors, not fatal.
 func Gather(ctx context.Context, c client.Client, d *v1alpha1.DynamoGraphDeploymentRequest) *View {
 	v := &View{Name: d.Name, Namespace: d.Namespace, CreationTimestamp: d.CreationTimestamp, Model: d.Spec.Model,
-		Backend: firstNonEmpty(d.Status.Backend, d.Spec.Backend), State: string(cluster.EffectiveState(d.Status.State)),
+		Backend: cmp.Or(d.Status.Backend, d.Spec.Backend), State: string(cluster.EffectiveState(d.Status.State)),
 		AutoApply: d.Spec.AutoApply, Conditions: d.Status.Conditions}
 	if cfg, err := profileconfig.FromJSON(d.Spec.ProfilingConfig.Config); err == nil {
 		if s, errs := cfg.Settings(); len(errs) == 0 {
@@ -203,7 +204,7 @@ func Summaries(ctx context.Context, c client.Client, items []v1alpha1.DynamoGrap
 	}
 	out := make([]Summary, 0, len(items))
 	for _, d := range items {
-		s := Summary{Name: d.Name, Namespace: d.Namespace, Model: d.Spec.Model, Backend: firstNonEmpty(d.Status.Backend, d.Spec.Backend),
+		s := Summary{Name: d.Name, Namespace: d.Namespace, Model: d.Spec.Model, Backend: cmp.Or(d.Status.Backend, d.Spec.Backend),
 			State: string(cluster.EffectiveState(d.Status.State)), Created: d.CreationTimestamp, Prefill: "-", Decode: "-"}
 		if r, ok := sel[d.Namespace+"/"+cluster.OutputConfigMapName(d.Name)]; ok && d.Status.ProfilingResults != "" {
 			if r.Prefill != nil {
@@ -216,13 +217,4 @@ func Summaries(ctx context.Context, c client.Client, items []v1alpha1.DynamoGrap
 		out = append(out, s)
 	}
 	return out, errs
-}
-
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
