@@ -1,0 +1,125 @@
+package status
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/printers"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cluster"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
+)
+
+var created = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+
+func dgdr(name, state string) v1alpha1.DynamoGraphDeploymentRequest {
+	d := v1alpha1.DynamoGraphDeploymentRequest{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "team", CreationTimestamp: metav1.NewTime(created)},
+		Spec: v1alpha1.DynamoGraphDeploymentRequestSpec{Model: "Qwen/Qwen3-0.6B", Backend: "vllm",
+			ProfilingConfig: v1alpha1.ProfilingConfigSpec{ProfilerImage: "img",
+				Config: &apiextensionsv1.JSON{Raw: []byte(`{"sla":{"isl":3000,"osl":150,"ttft":200,"itl":20}}`)}}},
+		Status: v1alpha1.DynamoGraphDeploymentRequestStatus{State: v1alpha1.State(state)},
+	}
+	if state == "Ready" {
+		d.Status.ProfilingResults = "configmap/" + cluster.OutputConfigMapName(name)
+	}
+	return d
+}
+
+// A profiled DGDR: its output ConfigMap holds results.json with a selection.
+func fixture(t *testing.T) (*fake.ClientBuilder, []v1alpha1.DynamoGraphDeploymentRequest) {
+	tp := func(n int) results.Mapping { return results.Mapping{Kind: "TP", N: n, TP: n, EP: 1, AttnDP: 1} }
+	r := results.Results{
+		Prefill: []results.PrefillPoint{{Mapping: tp(1), ISL: 3000, TTFTMs: 250, ThptPerGPU: 12000}, {Mapping: tp(2), ISL: 3000, TTFTMs: 150, ThptPerGPU: 10000}},
+		Decode:  []results.DecodePoint{{Mapping: tp(1), Concurrency: 8, ITLMs: 12, ThptPerGPU: 660}},
+		Selection: results.Selection{
+			Prefill: &results.Choice{Mapping: tp(2), LatencyMs: 150, ThptPerGPU: 10000, MeetsSLA: true},
+			Decode:  &results.Choice{Mapping: tp(1), LatencyMs: 12, ThptPerGPU: 660, MeetsSLA: true, Concurrency: 8},
+		},
+	}
+	raw, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: cluster.OutputConfigMapName("ready"), Namespace: "team",
+			Labels: map[string]string{v1alpha1.LabelDGDRName: "ready"}},
+		Data: map[string]string{cluster.KeyResults: string(raw)},
+	}
+	s, err := cluster.NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	items := []v1alpha1.DynamoGraphDeploymentRequest{dgdr("ready", "Ready"), dgdr("fresh", "")}
+	return fake.NewClientBuilder().WithScheme(s).WithObjects(cm), items
+}
+
+// The list is kubectl's table: Prefill and Decode come from results.json,
+// a DGDR never profiled shows dashes, and ages use the injected time.
+func TestTable(t *testing.T) {
+	b, items := fixture(t)
+	c := b.Build()
+	rows, errs := Summaries(context.Background(), c, items, "team")
+	if len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	var out strings.Builder
+	p := printers.NewTablePrinter(printers.PrintOptions{})
+	if err := p.PrintObj(Table(rows, created.Add(90*time.Minute)), &out); err != nil {
+		t.Fatal(err)
+	}
+	want := "NAME    MODEL             BACKEND   STATE          PREFILL   DECODE   AGE\n" +
+		"ready   Qwen/Qwen3-0.6B   vllm      Ready          TP=2      TP=1     90m\n" +
+		"fresh   Qwen/Qwen3-0.6B   vllm      Initializing   -         -        90m\n"
+	if out.String() != want {
+		t.Fatalf("table:\n%s\nwant:\n%s", out.String(), want)
+	}
+}
+
+// The detail view has its sections, marks the chosen points and names the
+// next step; colour only when asked.
+func TestView(t *testing.T) {
+	b, items := fixture(t)
+	c := b.Build()
+	v := Gather(context.Background(), c, &items[0])
+	if len(v.Errors) != 0 {
+		t.Fatal(v.Errors)
+	}
+	var plain, colour strings.Builder
+	if err := PrintView(&plain, v, created.Add(time.Hour), false); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"DynamoGraphDeploymentRequest team/ready", "SLA and workload", "ISL / OSL:", "3000 / 150 tokens",
+		"TTFT target:", "200 ms", "Sweep (* = chosen)", "Hardware found", "kubectl dgdr apply ready -n team"} {
+		if !strings.Contains(plain.String(), want) {
+			t.Errorf("view lacks %q:\n%s", want, plain.String())
+		}
+	}
+	chosen := 0
+	for _, l := range strings.Split(plain.String(), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "*") {
+			chosen++
+		}
+	}
+	if chosen != 2 || strings.Contains(plain.String(), "\x1b[") {
+		t.Errorf("want the 2 chosen points marked and no escape codes:\n%s", plain.String())
+	}
+	if err := PrintView(&colour, v, created.Add(time.Hour), true); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(colour.String(), "\x1b[") {
+		t.Error("--color=always printed no colour")
+	}
+}
