@@ -1,10 +1,22 @@
 # Admission webhook: loopback latency/throughput benchmark (issue 5).
-# BENCH_RATE (reviews/s, default 2000), BENCH_SECONDS and BENCH_ROUNDS tune it.
+# BENCH_RATE (reviews/s, default 2000), BENCH_SECONDS (per handler and
+# repeat, default 10), BENCH_REPEATS (default 3) and BENCH_BLOCK_MS tune it.
+# With two or more CPUs the server runs pinned to CPU 1 (GOMAXPROCS=1, like
+# the Deployment's 1-CPU limit) and the load generator to CPU 0.
+
+WEBHOOK_BENCH_BIN := bin/webhook.bench
 
 .PHONY: bench-webhook
-bench-webhook: ## Benchmark admission latency on loopback TLS against a no-op handler
-	go test -run '^$$' -bench 'BenchmarkAdmissionLoopback' -benchtime 1x -count 1 ./pkg/webhook/
-	go test -run '^$$' -bench 'BenchmarkHandlers|BenchmarkRules' -benchtime 2s -count 1 ./pkg/webhook/
+bench-webhook: ## Benchmark admission latency on loopback TLS against no-op handlers
+	@mkdir -p bin
+	go test -c -o $(WEBHOOK_BENCH_BIN) ./pkg/webhook/
+	cd pkg/webhook && if [ "$$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then \
+	  BENCH_SERVER_CPU=1 taskset -c 0 ../../$(WEBHOOK_BENCH_BIN) -test.run '^$$' -test.bench BenchmarkAdmissionLoopback -test.benchtime 1x; \
+	else \
+	  echo "fewer than 2 CPUs or no taskset: server and load generator share the CPUs"; \
+	  ../../$(WEBHOOK_BENCH_BIN) -test.run '^$$' -test.bench BenchmarkAdmissionLoopback -test.benchtime 1x; \
+	fi
+	go test -run '^$$' -bench 'BenchmarkHandlers|BenchmarkMutatingPatch|BenchmarkRules' -benchtime 2s -count 1 ./pkg/webhook/
 
 .PHONY: fuzz-webhook
 fuzz-webhook: ## Fuzz raw AdmissionReview bodies through both handlers (FUZZTIME, default 60s)

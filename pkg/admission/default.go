@@ -125,7 +125,7 @@ func (d *defaulter) aicMaxGPUs(dgdr *v1alpha1.DynamoGraphDeploymentRequest) {
 		return
 	}
 	hw, _ := d.cfg.SectionMap("hardware")
-	sp := spellingFor(pc.KeyHardwareMaxGPUs, hw)
+	sp := pc.SpellingIn(pc.KeyHardwareMaxGPUs, hw)
 	if hw == nil {
 		sp = pc.KeyHardwareMaxGPUs.Snake // a new section gets the documented spelling
 	}

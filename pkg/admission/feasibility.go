@@ -25,11 +25,16 @@ func feasibility(p *plan, backend string, sla pc.SLA) []string {
 	if p.hasMax {
 		hi = p.max
 	}
-	prefillKinds, decodeKinds := []string{"TP"}, []string{"TP"}
+	// Each mapping kind is checked once, then asked for TTFT, ITL or both.
+	type kind struct {
+		name            string
+		prefill, decode bool
+	}
+	kinds := []kind{{"TP", true, true}}
 	if p.moe {
-		prefillKinds, decodeKinds = []string{"TEP"}, []string{"DEP"}
+		kinds = []kind{{"TEP", true, false}, {"DEP", false, true}}
 		if p.model.Architecture == "Qwen3MoeForCausalLM" {
-			prefillKinds, decodeKinds = []string{"TEP", "TP"}, []string{"DEP", "TP"}
+			kinds = append(kinds, kind{"TP", true, true})
 		}
 	}
 	gpn := p.gpusPerNode()
@@ -44,31 +49,32 @@ func feasibility(p *plan, backend string, sla pc.SLA) []string {
 		return err == nil && mem.Fits && int64(mem.MaxKVTokens) >= sla.ISL+sla.OSL
 	}
 	bestTTFT, bestITL := math.Inf(1), math.Inf(1)
-	var ttftAt, itlAt string
-	var swept []string
-	for _, n := range sweptCounts(lo, hi) {
-		swept = append(swept, fmt.Sprint(n))
-		for _, k := range prefillKinds {
-			m := estimator.NewMapping(k, int(n))
+	var ttftAt, itlAt estimator.Mapping // labelled only when a warning needs them
+	counts := sweptCounts(lo, hi)
+	for _, n := range counts {
+		for _, k := range kinds {
+			m := estimator.NewMapping(k.name, int(n))
 			if !usable(m) {
 				continue
 			}
-			if t, err := est.PrefillTTFT(m, int(sla.ISL)); err == nil && t < bestTTFT {
-				bestTTFT, ttftAt = t, m.Label()
+			if k.prefill {
+				if t, err := est.PrefillTTFT(m, int(sla.ISL)); err == nil && t < bestTTFT {
+					bestTTFT, ttftAt = t, m
+				}
 			}
-		}
-		for _, k := range decodeKinds {
-			m := estimator.NewMapping(k, int(n))
-			if !usable(m) {
-				continue
-			}
-			if t, err := est.DecodeITL(m, 1, float64(sla.ISL)+float64(sla.OSL)/2); err == nil && t < bestITL {
-				bestITL, itlAt = t, m.Label()
+			if k.decode {
+				if t, err := est.DecodeITL(m, 1, float64(sla.ISL)+float64(sla.OSL)/2); err == nil && t < bestITL {
+					bestITL, itlAt = t, m
+				}
 			}
 		}
 	}
-	if len(swept) == 0 {
-		return nil
+	if len(counts) == 0 || bestTTFT <= sla.TTFT && bestITL <= sla.ITL {
+		return nil // the usual case: nothing to format
+	}
+	swept := make([]string, len(counts))
+	for i, n := range counts {
+		swept[i] = fmt.Sprint(n)
 	}
 	where := fmt.Sprintf("%s on %s with %s (GPU counts %s)", p.modelID, p.system.Name, backend, strings.Join(swept, ", "))
 	if math.IsInf(bestTTFT, 1) && math.IsInf(bestITL, 1) {
@@ -78,11 +84,11 @@ func feasibility(p *plan, backend string, sla pc.SLA) []string {
 	var out []string
 	if bestTTFT > sla.TTFT {
 		out = append(out, fmt.Sprintf("SLA cannot be met: the best TTFT the estimator finds for %s at isl %d is %.1f ms (%s), above sla.ttft %g ms; "+
-			"relax sla.ttft or allow more GPUs per engine; profiling continues and picks the closest configuration", where, sla.ISL, bestTTFT, ttftAt, sla.TTFT))
+			"relax sla.ttft or allow more GPUs per engine; profiling continues and picks the closest configuration", where, sla.ISL, bestTTFT, ttftAt.Label(), sla.TTFT))
 	}
 	if bestITL > sla.ITL {
 		out = append(out, fmt.Sprintf("SLA cannot be met: the best ITL the estimator finds for %s is %.2f ms (%s, concurrency 1), above sla.itl %g ms; "+
-			"relax sla.itl or allow more GPUs per engine; profiling continues and picks the closest configuration", where, bestITL, itlAt, sla.ITL))
+			"relax sla.itl or allow more GPUs per engine; profiling continues and picks the closest configuration", where, bestITL, itlAt.Label(), sla.ITL))
 	}
 	return out
 }

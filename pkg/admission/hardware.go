@@ -101,7 +101,7 @@ func readPlan(dgdr *v1alpha1.DynamoGraphDeploymentRequest, c *pc.Config) *plan {
 	}
 	if p.aic && p.system == nil && p.systemErr == nil {
 		sec, _ := c.SectionMap("sweep")
-		sp := spellingFor(pc.KeySweepAICSystem, sec)
+		sp := pc.SpellingIn(pc.KeySweepAICSystem, sec)
 		p.systemErr = field.Required(pc.KeySweepAICSystem.Path(sp), fmt.Sprintf(
 			"AI Configurator mode (sweep.use_ai_configurator: true) needs a GPU system; set spec.profilingConfig.config.sweep.%s (or aic.system) to one of %s",
 			sp, strings.Join(estimator.Systems(), ", ")))
@@ -170,23 +170,6 @@ func (p *plan) resolveModel(dgdr *v1alpha1.DynamoGraphDeploymentRequest, c *pc.C
 	}
 }
 
-// spellingFor is the spelling a missing key would get: the section's style,
-// snake_case (the documented style) when nothing tells.
-func spellingFor(k pc.Key, section map[string]any) string {
-	if k.Snake == "" {
-		return k.Camel
-	}
-	for key := range section {
-		if strings.Contains(key, "_") {
-			return k.Snake
-		}
-		if strings.ToLower(key) != key {
-			return k.Camel
-		}
-	}
-	return k.Snake
-}
-
 // sweptCounts are the powers of two in [lo, hi], as the profiler sweeps them.
 func sweptCounts(lo, hi int64) []int64 {
 	var out []int64
@@ -220,7 +203,7 @@ func (v *validator) hardwareAndModel(bad map[string]bool) {
 	v.errs = append(v.errs, p.countErrs...)
 	c := v.cfg
 	hw, _ := c.SectionMap("hardware")
-	minSp, maxSp, gpnSp := spellingFor(pc.KeyHardwareMinGPUs, hw), spellingFor(pc.KeyHardwareMaxGPUs, hw), spellingFor(pc.KeyHardwareGPUsPerNode, hw)
+	minSp, maxSp, gpnSp := pc.SpellingIn(pc.KeyHardwareMinGPUs, hw), pc.SpellingIn(pc.KeyHardwareMaxGPUs, hw), pc.SpellingIn(pc.KeyHardwareGPUsPerNode, hw)
 	if _, sp, ok := c.Lookup(pc.KeyHardwareMinGPUs); ok {
 		minSp = sp
 	}

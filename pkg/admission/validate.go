@@ -31,6 +31,7 @@ const (
 
 var (
 	specPath      = field.NewPath("spec")
+	slaPath       = pc.BasePath.Child("sla")
 	overridesPath = specPath.Child("deploymentOverrides")
 )
 
@@ -298,7 +299,6 @@ var slaHints = map[string]string{
 
 // sla checks the SLA block (E6, E12, E15).
 func (v *validator) sla() {
-	slaPath := pc.BasePath.Child("sla")
 	sec, _ := v.cfg.SectionMap("sla")
 	if sec == nil {
 		v.err(field.Required(slaPath,

@@ -154,6 +154,33 @@ func normKey(s string) string {
 	}, strings.TrimSpace(s))
 }
 
+// catalogIndex maps every normalised id of a catalog model (HF id, AI
+// Configurator id, name, aliases) to its position; orgless holds the same
+// ids without the org ("qwen3_32b" for "Qwen/Qwen3-32B"). Built once: the
+// webhook looks a model up on every review.
+var catalogIndex, catalogOrgless = func() (full, orgless map[string]int) {
+	full, orgless = map[string]int{}, map[string]int{}
+	for i := range catalog {
+		m := &catalog[i]
+		for _, id := range append([]string{m.HFID, m.AICName, m.Name}, m.Aliases...) {
+			if id == "" {
+				continue
+			}
+			k := normKey(id)
+			if _, dup := full[k]; !dup { // the first model to claim an id keeps it
+				full[k] = i
+			}
+			if j := strings.LastIndex(k, "/"); j >= 0 {
+				k = k[j+1:]
+			}
+			if _, dup := orgless[k]; !dup {
+				orgless[k] = i
+			}
+		}
+	}
+	return full, orgless
+}()
+
 // LookupModel finds a catalog model by HF id (with or without the org), by
 // any alias, or by AI Configurator id. The result is a copy.
 func LookupModel(name string) (*Model, error) {
@@ -161,30 +188,17 @@ func LookupModel(name string) (*Model, error) {
 	if key == "" {
 		return nil, errors.New("model name is empty: pass a Hugging Face id (e.g. Qwen/Qwen3-32B), an AI Configurator id (e.g. QWEN3_32B) or --model-config with a local config.json")
 	}
-	for pass := 0; pass < 2; pass++ {
-		for i := range catalog {
-			m := &catalog[i]
-			ids := append([]string{m.HFID, m.AICName, m.Name}, m.Aliases...)
-			for _, id := range ids {
-				if id == "" {
-					continue
-				}
-				k := normKey(id)
-				if pass == 1 { // org-less match: "Qwen3-32B" for "Qwen/Qwen3-32B"
-					if j := strings.LastIndex(k, "/"); j >= 0 {
-						k = k[j+1:]
-					}
-				}
-				if k == key {
-					c := *m
-					c.Aliases = append([]string(nil), m.Aliases...)
-					return &c, nil
-				}
-			}
-		}
+	i, ok := catalogIndex[key]
+	if !ok {
+		i, ok = catalogOrgless[key]
 	}
-	return nil, fmt.Errorf("unknown model %q: it is not in the built-in catalog; supply its architecture with "+
-		"--model-config pointing at the model's Hugging Face config.json (a file, or the folder that holds it)", name)
+	if !ok {
+		return nil, fmt.Errorf("unknown model %q: it is not in the built-in catalog; supply its architecture with "+
+			"--model-config pointing at the model's Hugging Face config.json (a file, or the folder that holds it)", name)
+	}
+	c := catalog[i]
+	c.Aliases = append([]string(nil), c.Aliases...)
+	return &c, nil
 }
 
 // Models lists the catalog's HF ids, sorted.

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
-	"strings"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -96,7 +95,7 @@ func FromJSON(j *apiextensionsv1.JSON) (*Config, error) {
 
 // JSON encodes the config for spec.profilingConfig.config.
 func (c *Config) JSON() (*apiextensionsv1.JSON, error) {
-	b, err := json.Marshal(c.Root)
+	b, err := appendJSON(make([]byte, 0, 512), c.Root)
 	if err != nil {
 		return nil, err
 	}
@@ -217,51 +216,60 @@ func (c *Config) Set(k Key, v any) error {
 }
 
 // preferredSpelling follows the section's style, then the document's; snake
-// case (the documented samples' style) when nothing tells.
+// case (the documented samples' style) when nothing tells. A style is the
+// majority of the keys that show one, ties going to snake case, so the
+// answer does not depend on map order.
 func (c *Config) preferredSpelling(k Key, section map[string]any) string {
 	if k.Snake == "" {
 		return k.Camel
 	}
-	if style := styleOf(section); style != "" {
-		return pick(k, style)
-	}
-	var walk func(map[string]any) string
-	walk = func(m map[string]any) string {
-		if s := styleOf(m); s != "" {
-			return s
-		}
-		for _, v := range m {
-			if sub, ok := v.(map[string]any); ok {
-				if s := walk(sub); s != "" {
-					return s
+	snake, camel := styleCounts(section)
+	if snake == 0 && camel == 0 {
+		var walk func(map[string]any)
+		walk = func(m map[string]any) {
+			s, c := styleCounts(m)
+			snake, camel = snake+s, camel+c
+			for _, v := range m {
+				if sub, ok := v.(map[string]any); ok {
+					walk(sub)
 				}
 			}
 		}
-		return ""
+		walk(c.Root)
 	}
-	if style := walk(c.Root); style != "" {
-		return pick(k, style)
-	}
-	return k.Snake
+	return pickSpelling(k, snake, camel)
 }
 
-func pick(k Key, style string) string {
-	if style == "camel" {
+// SpellingIn is how k would be spelled in section: camelCase when most of
+// its styled keys are camelCase, otherwise snake_case.
+func SpellingIn(k Key, section map[string]any) string {
+	snake, camel := styleCounts(section)
+	return pickSpelling(k, snake, camel)
+}
+
+func pickSpelling(k Key, snake, camel int) string {
+	if k.Snake == "" || camel > snake {
 		return k.Camel
 	}
 	return k.Snake
 }
 
-func styleOf(m map[string]any) string {
+// styleCounts counts a map's snake_case keys and camelCase keys; all-lower
+// keys such as "isl" show neither.
+func styleCounts(m map[string]any) (snake, camel int) {
 	for key := range m {
-		switch {
-		case strings.Contains(key, "_"):
-			return "snake"
-		case strings.ToLower(key) != key:
-			return "camel"
+		for i := 0; i < len(key); i++ {
+			if key[i] == '_' {
+				snake++
+				break
+			}
+			if 'A' <= key[i] && key[i] <= 'Z' {
+				camel++
+				break
+			}
 		}
 	}
-	return ""
+	return snake, camel
 }
 
 // typeName names a decoded JSON value's type the way users think of it.

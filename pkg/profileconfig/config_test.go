@@ -1,6 +1,7 @@
 package profileconfig
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -146,8 +147,12 @@ planner: {planner_min_endpoint: 2}
 }
 
 func TestCaseConversions(t *testing.T) {
-	if got := SnakeToCamel("max_num_gpus_per_engine"); got != "maxNumGpusPerEngine" {
-		t.Error(got)
+	for in, want := range map[string]string{
+		"max_num_gpus_per_engine": "maxNumGpusPerEngine", "isl": "isl", "a__b_": "aB", "_x": "X", "x_1": "x1", "useAiConfigurator": "useAiConfigurator",
+	} {
+		if got := SnakeToCamel(in); got != want {
+			t.Errorf("SnakeToCamel(%q) = %q, want %q", in, got, want)
+		}
 	}
 	if got := CamelToSnake("minEndpoint-count"); got != "min_endpoint_count" {
 		t.Error(got)
@@ -155,7 +160,8 @@ func TestCaseConversions(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"sla: {isl: 1}", `{"a": [1, {"b": null}]}`, "{'x': True}", "- 1", "", "hardware: 3"} {
+	for _, s := range []string{"sla: {isl: 1}", `{"a": [1, {"b": null}]}`, "{'x': True}", "- 1", "", "hardware: 3",
+		`{"s": "a<b>&\"\\ é \u2028 \u0001", "n": [1e999, -0.5e-3, 0], "k\u00e9": {"z": 1, "a": [true, false, null]}}`, "x: 1e5\ny: .5\nz: 0x10"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -166,8 +172,32 @@ func FuzzParse(f *testing.F) {
 		_, _ = c.Settings()
 		_ = c.SpellingConflicts()
 		_ = c.DeepCopy().Set(KeyHardwareMaxGPUs, 4)
-		if _, err := c.JSON(); err != nil {
+		got, err := c.JSON()
+		if err != nil {
 			t.Fatalf("a parsed config must encode: %v", err)
 		}
+		// The fast encoder writes exactly what encoding/json writes.
+		if want, err := json.Marshal(c.Root); err != nil || !bytes.Equal(got.Raw, want) {
+			t.Fatalf("JSON() = %s, encoding/json = %s (%v)", got.Raw, want, err)
+		}
 	})
+}
+
+// A mixed document spells a new key by the majority style, whatever the
+// map order.
+func TestNewKeySpellingIsDeterministic(t *testing.T) {
+	for i := 0; i < 50; i++ {
+		c := mustParse(t, "sweep: {useAiConfigurator: true, aicSystem: h200_sxm}\naic: {model_name: X}\nsla: {isl: 1}\n")
+		if err := c.Set(KeyHardwareMaxGPUs, 8); err != nil {
+			t.Fatal(err)
+		}
+		if _, sp, _ := c.Lookup(KeyHardwareMaxGPUs); sp != "maxNumGpusPerEngine" {
+			t.Fatalf("run %d: new key spelled %q, want the majority camelCase", i, sp)
+		}
+		tie := mustParse(t, "sweep: {useAiConfigurator: true}\naic: {model_name: X}\n")
+		_ = tie.Set(KeyHardwareMaxGPUs, 8)
+		if _, sp, _ := tie.Lookup(KeyHardwareMaxGPUs); sp != "max_num_gpus_per_engine" {
+			t.Fatalf("run %d: tie spelled %q, want snake_case", i, sp)
+		}
+	}
 }

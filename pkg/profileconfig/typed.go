@@ -19,7 +19,6 @@ func (c *Config) Int(k Key) (int64, bool, *field.Error) {
 	if !ok {
 		return 0, false, nil
 	}
-	p := k.Path(s)
 	switch t := v.(type) {
 	case json.Number:
 		if i, err := t.Int64(); err == nil {
@@ -28,11 +27,11 @@ func (c *Config) Int(k Key) (int64, bool, *field.Error) {
 		if f, err := t.Float64(); err == nil && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
 			return int64(f), true, nil
 		}
-		return 0, true, field.Invalid(p, v, fmt.Sprintf("%s must be an integer; write a whole number such as %s: %d", k.String(), s, int64(roundOr0(t))))
+		return 0, true, field.Invalid(k.Path(s), v, fmt.Sprintf("%s must be an integer; write a whole number such as %s: %d", k.String(), s, int64(roundOr0(t))))
 	case string:
-		return 0, true, field.Invalid(p, v, fmt.Sprintf("%s must be an integer, not a string; remove the quotes (%s: %s)", k.String(), s, strings.TrimSpace(t)))
+		return 0, true, field.Invalid(k.Path(s), v, fmt.Sprintf("%s must be an integer, not a string; remove the quotes (%s: %s)", k.String(), s, strings.TrimSpace(t)))
 	}
-	return 0, true, field.Invalid(p, v, fmt.Sprintf("%s must be an integer, got %s", k.String(), typeName(v)))
+	return 0, true, field.Invalid(k.Path(s), v, fmt.Sprintf("%s must be an integer, got %s", k.String(), typeName(v)))
 }
 
 func roundOr0(n json.Number) float64 {
@@ -49,18 +48,17 @@ func (c *Config) Float(k Key) (float64, bool, *field.Error) {
 	if !ok {
 		return 0, false, nil
 	}
-	p := k.Path(s)
 	switch t := v.(type) {
 	case json.Number:
 		f, err := strconv.ParseFloat(string(t), 64)
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return 0, true, field.Invalid(p, v, fmt.Sprintf("%s must be a finite number", k.String()))
+			return 0, true, field.Invalid(k.Path(s), v, fmt.Sprintf("%s must be a finite number", k.String()))
 		}
 		return f, true, nil
 	case string:
-		return 0, true, field.Invalid(p, v, fmt.Sprintf("%s must be a number, not a string; remove the quotes (%s: %s)", k.String(), s, strings.TrimSpace(t)))
+		return 0, true, field.Invalid(k.Path(s), v, fmt.Sprintf("%s must be a number, not a string; remove the quotes (%s: %s)", k.String(), s, strings.TrimSpace(t)))
 	}
-	return 0, true, field.Invalid(p, v, fmt.Sprintf("%s must be a number, got %s", k.String(), typeName(v)))
+	return 0, true, field.Invalid(k.Path(s), v, fmt.Sprintf("%s must be a number, got %s", k.String(), typeName(v)))
 }
 
 // Bool reads a boolean; "true" in quotes is an error with the fix.
@@ -99,31 +97,34 @@ func (c *Config) String(k Key) (string, bool, *field.Error) {
 // different values, anywhere in the document.
 func (c *Config) SpellingConflicts() field.ErrorList {
 	var errs field.ErrorList
-	var walk func(m map[string]any, p *field.Path)
-	walk = func(m map[string]any, p *field.Path) {
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			if sub, ok := m[k].(map[string]any); ok {
-				walk(sub, p.Child(k))
+	// Admission walks every config, so the walk allocates only for a
+	// conflict; the errors are sorted by path at the end.
+	var buf [64]byte
+	var walk func(m map[string]any, at []string)
+	walk = func(m map[string]any, at []string) {
+		for k, v := range m {
+			if sub, ok := v.(map[string]any); ok {
+				walk(sub, append(at, k)) // at is only read below this level
 			}
-			if !strings.Contains(k, "_") {
+			if v == nil || !strings.Contains(k, "_") {
 				continue
 			}
-			camel := SnakeToCamel(k)
-			other, found := m[camel]
-			if !found || camel == k || other == nil || m[k] == nil || reflect.DeepEqual(normalise(other), normalise(m[k])) {
+			camel := appendCamel(buf[:0], k)
+			other, found := m[string(camel)]
+			if !found || string(camel) == k || other == nil || reflect.DeepEqual(normalise(other), normalise(v)) {
 				continue
 			}
-			errs = append(errs, field.Invalid(p.Child(k), m[k], fmt.Sprintf(
+			p := BasePath
+			for _, a := range at {
+				p = p.Child(a)
+			}
+			errs = append(errs, field.Invalid(p.Child(k), v, fmt.Sprintf(
 				"conflicts with %s (%s): the same setting is given in camelCase and snake_case with different values; keep one of them",
-				p.Child(camel).String(), render(other))))
+				p.Child(string(camel)).String(), render(other))))
 		}
 	}
-	walk(c.Root, BasePath)
+	walk(c.Root, nil)
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Field < errs[j].Field })
 	return errs
 }
 
@@ -146,16 +147,27 @@ func render(v any) string {
 
 // SnakeToCamel turns max_num_gpus_per_engine into maxNumGpusPerEngine.
 func SnakeToCamel(s string) string {
-	parts := strings.Split(s, "_")
-	var b strings.Builder
-	b.WriteString(parts[0])
-	for _, p := range parts[1:] {
-		if p == "" {
-			continue
+	return string(appendCamel(make([]byte, 0, len(s)), s))
+}
+
+// appendCamel appends the camelCase form of s: underscores dropped, the
+// ASCII letter after one upper-cased.
+func appendCamel(b []byte, s string) []byte {
+	upper := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '_':
+			upper = true
+		case upper && 'a' <= c && c <= 'z':
+			b = append(b, c-'a'+'A')
+			upper = false
+		default:
+			b = append(b, c)
+			upper = false
 		}
-		b.WriteString(strings.ToUpper(p[:1]) + p[1:])
 	}
-	return b.String()
+	return b
 }
 
 // CamelToSnake turns maxNumGpusPerEngine into max_num_gpus_per_engine and

@@ -10,7 +10,8 @@ import (
 
 // FuzzAdmissionReview posts arbitrary bodies to both handlers with panic
 // recovery off. Every reply must be an AdmissionReview with a response, and
-// when the request decoded, the response must carry its UID. The seed corpus
+// when the request decoded, the response must carry its UID; the mutating
+// handler's patch must give the object the stock WithDefaulter gives. The seed corpus
 // (examples, invalid inputs, updates) also runs in every plain `go test`.
 // Run: go test ./pkg/webhook -run '^$' -fuzz FuzzAdmissionReview -fuzztime 60s
 func FuzzAdmissionReview(f *testing.F) {
@@ -34,6 +35,7 @@ func FuzzAdmissionReview(f *testing.F) {
 	f.Add([]byte(`not json`))
 
 	mutate, validate := handlers()
+	stock := stockMutating()
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var in admissionv1.AdmissionReview
 		// Case-sensitive, like the apiserver's codec ("Uid" is not "uid").
@@ -47,5 +49,7 @@ func FuzzAdmissionReview(f *testing.F) {
 				t.Fatalf("response UID %q, request UID %q", resp.UID, in.Request.UID)
 			}
 		}
+		// The config patch must leave the object as the stock handler does.
+		samePatchedObject(t, body, post(t, mutate, body), post(t, stock, body))
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"sync"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -53,9 +54,7 @@ func (Defaulter) Default(ctx context.Context, obj *DGDR) error {
 	if err != nil {
 		return nil
 	}
-	if sink, ok := ctx.Value(sinkKey{}).(*warningSink); ok {
-		sink.add(ws)
-	}
+	addWarnings(ctx, ws)
 	return nil
 }
 
@@ -121,6 +120,13 @@ func (s *warningSink) add(ws []string) {
 	s.mu.Unlock()
 }
 
+// addWarnings appends ws to the context's sink, if it has one.
+func addWarnings(ctx context.Context, ws []string) {
+	if sink, ok := ctx.Value(sinkKey{}).(*warningSink); ok {
+		sink.add(ws)
+	}
+}
+
 type withWarnings struct{ inner ctrladmission.Handler }
 
 func (h withWarnings) Handle(ctx context.Context, req ctrladmission.Request) ctrladmission.Response {
@@ -131,12 +137,70 @@ func (h withWarnings) Handle(ctx context.Context, req ctrladmission.Request) ctr
 	return resp.WithWarnings(sink.ws...)
 }
 
-// NewMutatingWebhook is the mutating handler: the typed Defaulter wrapped so
-// that its warnings reach the client.
+// configPatcher is the mutating handler. It runs the typed Defaulter as
+// controller-runtime's WithDefaulter does (same decoder, same request in the
+// context), and when the only field the Defaulter changed is
+// spec.profilingConfig.config, the one field the rules inject into, it
+// answers with one JSON-patch op carrying the new config. That skips the
+// generic whole-object JSON diff, which cost 18 µs and 275 allocations of a
+// 47 µs review. Any other outcome (another field changed, an error, a
+// DELETE) goes to controller-runtime's own WithDefaulter handler, so the
+// answer is always the one the stock handler would give; tests apply both
+// patches and compare the objects.
+type configPatcher struct {
+	decoder   ctrladmission.Decoder
+	defaulter ctrladmission.Defaulter[*DGDR]
+	generic   ctrladmission.Handler
+}
+
+// configPatchPath is spec.profilingConfig.config as a JSON pointer.
+const configPatchPath = "/spec/profilingConfig/config"
+
+func (h configPatcher) Handle(ctx context.Context, req ctrladmission.Request) ctrladmission.Response {
+	if req.Operation == admissionv1.Delete {
+		return h.generic.Handle(ctx, req)
+	}
+	obj := &DGDR{}
+	if err := h.decoder.Decode(req, obj); err != nil {
+		return ctrladmission.Errored(http.StatusBadRequest, err)
+	}
+	orig := obj.DeepCopy()
+	// Warnings go to a local sink first: a fallback runs the Defaulter again.
+	local := &warningSink{}
+	if err := h.defaulter.Default(ctrladmission.NewContextWithRequest(context.WithValue(ctx, sinkKey{}, local), req), obj); err != nil {
+		return h.generic.Handle(ctx, req) // the stock handler maps errors to responses
+	}
+	if reflect.DeepEqual(orig, obj) {
+		addWarnings(ctx, local.ws)
+		return ctrladmission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: true}}
+	}
+	after := obj.Spec.ProfilingConfig.Config
+	obj.Spec.ProfilingConfig.Config = orig.Spec.ProfilingConfig.Config
+	if after == nil || !reflect.DeepEqual(orig, obj) {
+		return h.generic.Handle(ctx, req)
+	}
+	addWarnings(ctx, local.ws)
+	return configPatch(after.Raw)
+}
+
+// configPatch answers with one op that sets the config to raw, compact JSON
+// from profileconfig. "add" also replaces an existing member (RFC 6902
+// §4.1). The patch is written directly: json.Marshal of a RawMessage
+// re-validates and re-compacts it, which cost more than the rest of the patch.
+func configPatch(raw []byte) ctrladmission.Response {
+	patch := make([]byte, 0, len(raw)+64)
+	patch = append(patch, `[{"op":"add","path":"`+configPatchPath+`","value":`...)
+	patch = append(patch, raw...)
+	patch = append(patch, "}]"...)
+	pt := admissionv1.PatchTypeJSONPatch
+	return ctrladmission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: true, Patch: patch, PatchType: &pt}}
+}
+
+// NewMutatingWebhook is the mutating handler: the typed Defaulter, with the
+// config patch above, wrapped so that its warnings reach the client.
 func NewMutatingWebhook(scheme *runtime.Scheme) *ctrladmission.Webhook {
-	wh := ctrladmission.WithDefaulter[*DGDR](scheme, Defaulter{})
-	wh.Handler = withWarnings{inner: wh.Handler}
-	return wh
+	stock := ctrladmission.WithDefaulter[*DGDR](scheme, Defaulter{})
+	return &ctrladmission.Webhook{Handler: withWarnings{inner: configPatcher{decoder: ctrladmission.NewDecoder(scheme), defaulter: Defaulter{}, generic: stock.Handler}}}
 }
 
 // NewValidatingWebhook is the validating handler.
