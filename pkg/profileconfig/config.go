@@ -22,6 +22,10 @@ var BasePath = field.NewPath("spec", "profilingConfig", "config")
 // stays an integer (200, not 200.0) when it is forwarded to the planner.
 type Config struct {
 	Root map[string]any
+
+	// docStyle caches the document's style counts for new keys, as the
+	// user wrote it (our own insertions do not change it).
+	docStyle *[2]int
 }
 
 // parseErrorText is the profiler's message for an unparsable config.
@@ -225,17 +229,22 @@ func (c *Config) preferredSpelling(k Key, section map[string]any) string {
 	}
 	snake, camel := styleCounts(section)
 	if snake == 0 && camel == 0 {
-		var walk func(map[string]any)
-		walk = func(m map[string]any) {
-			s, c := styleCounts(m)
-			snake, camel = snake+s, camel+c
-			for _, v := range m {
-				if sub, ok := v.(map[string]any); ok {
-					walk(sub)
+		if c.docStyle == nil {
+			var n [2]int
+			var walk func(map[string]any)
+			walk = func(m map[string]any) {
+				s, c := styleCounts(m)
+				n[0], n[1] = n[0]+s, n[1]+c
+				for _, v := range m {
+					if sub, ok := v.(map[string]any); ok {
+						walk(sub)
+					}
 				}
 			}
+			walk(c.Root)
+			c.docStyle = &n
 		}
-		walk(c.Root)
+		snake, camel = c.docStyle[0], c.docStyle[1]
 	}
 	return pickSpelling(k, snake, camel)
 }

@@ -170,16 +170,19 @@ func (h configPatcher) Handle(ctx context.Context, req ctrladmission.Request) ct
 	if err := h.defaulter.Default(ctrladmission.NewContextWithRequest(context.WithValue(ctx, sinkKey{}, local), req), obj); err != nil {
 		return h.generic.Handle(ctx, req) // the stock handler maps errors to responses
 	}
-	if reflect.DeepEqual(orig, obj) {
-		addWarnings(ctx, local.ws)
-		return ctrladmission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: true}}
-	}
+	// Compare everything but the config, then the config itself.
 	after := obj.Spec.ProfilingConfig.Config
 	obj.Spec.ProfilingConfig.Config = orig.Spec.ProfilingConfig.Config
-	if after == nil || !reflect.DeepEqual(orig, obj) {
+	if !reflect.DeepEqual(orig, obj) {
 		return h.generic.Handle(ctx, req)
 	}
+	if after == nil && orig.Spec.ProfilingConfig.Config != nil {
+		return h.generic.Handle(ctx, req) // a removed config: let the generic diff say so
+	}
 	addWarnings(ctx, local.ws)
+	if reflect.DeepEqual(after, orig.Spec.ProfilingConfig.Config) {
+		return ctrladmission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: true}}
+	}
 	return configPatch(after.Raw)
 }
 
