@@ -345,6 +345,7 @@ func BenchmarkRules(b *testing.B) {
 // BenchmarkHandlers is the per-review CPU cost of each handler without HTTP
 // or TLS (decode, rules, patch, encode of the response stays out).
 func BenchmarkHandlers(b *testing.B) {
+	ctrllog.SetLogger(logr.Discard())
 	mutate, validate := handlers()
 	noop := &ctrladmission.Webhook{Handler: ctrladmission.HandlerFunc(
 		func(context.Context, ctrladmission.Request) ctrladmission.Response { return ctrladmission.Allowed("") })}

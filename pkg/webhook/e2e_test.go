@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	admissionregv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -189,6 +190,16 @@ func TestE2E(t *testing.T) {
 
 	t.Run("examples get the injected fields", func(t *testing.T) {
 		ns := e.namespace(t, "examples")
+		// The API server must accept the one-op config patch, not only the
+		// generic diff: count the answers.
+		answers := newAnswerCounters()
+		configBefore, genericBefore := testutil.ToFloat64(answers.config), testutil.ToFloat64(answers.generic)
+		defer func() {
+			if got := testutil.ToFloat64(answers.config) - configBefore; got != float64(len(exampleNames)) {
+				t.Errorf("%v config-patch answers, want one per example (%d); generic answers: %v",
+					got, len(exampleNames), testutil.ToFloat64(answers.generic)-genericBefore)
+			}
+		}()
 		for _, n := range exampleNames {
 			d := loadExampleDGDR(t, n, ns)
 			e.warns.take()

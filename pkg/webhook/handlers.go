@@ -6,12 +6,15 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"reflect"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
 	admissionv1 "k8s.io/api/admission/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/admission"
@@ -151,6 +154,34 @@ type configPatcher struct {
 	decoder   ctrladmission.Decoder
 	defaulter ctrladmission.Defaulter[*DGDR]
 	generic   ctrladmission.Handler
+	answers   answerCounters
+}
+
+// answerCounters count the mutating answers by kind, so an operator (and
+// the e2e test) can see that the config patch is the path taken.
+type answerCounters struct{ config, none, generic prometheus.Counter }
+
+// newAnswerCounters registers dgdr_webhook_mutations_total in
+// controller-runtime's registry (served at --metrics-bind-address), or
+// reuses it when a second handler is built in the same process.
+func newAnswerCounters() answerCounters {
+	vec := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "dgdr_webhook_mutations_total",
+		Help: "Mutating admission answers: config (one patch op for spec.profilingConfig.config), none (nothing to change), generic (controller-runtime's whole-object diff).",
+	}, []string{"answer"})
+	if err := metrics.Registry.Register(vec); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			vec = are.ExistingCollector.(*prometheus.CounterVec)
+		}
+	}
+	return answerCounters{config: vec.WithLabelValues("config"), none: vec.WithLabelValues("none"), generic: vec.WithLabelValues("generic")}
+}
+
+// fallback answers through controller-runtime's WithDefaulter handler.
+func (h configPatcher) fallback(ctx context.Context, req ctrladmission.Request) ctrladmission.Response {
+	h.answers.generic.Inc()
+	return h.generic.Handle(ctx, req)
 }
 
 // configPatchPath is spec.profilingConfig.config as a JSON pointer.
@@ -158,7 +189,7 @@ const configPatchPath = "/spec/profilingConfig/config"
 
 func (h configPatcher) Handle(ctx context.Context, req ctrladmission.Request) ctrladmission.Response {
 	if req.Operation == admissionv1.Delete {
-		return h.generic.Handle(ctx, req)
+		return h.fallback(ctx, req)
 	}
 	obj := &DGDR{}
 	if err := h.decoder.Decode(req, obj); err != nil {
@@ -168,21 +199,23 @@ func (h configPatcher) Handle(ctx context.Context, req ctrladmission.Request) ct
 	// Warnings go to a local sink first: a fallback runs the Defaulter again.
 	local := &warningSink{}
 	if err := h.defaulter.Default(ctrladmission.NewContextWithRequest(context.WithValue(ctx, sinkKey{}, local), req), obj); err != nil {
-		return h.generic.Handle(ctx, req) // the stock handler maps errors to responses
+		return h.fallback(ctx, req) // the stock handler maps errors to responses
 	}
 	// Compare everything but the config, then the config itself.
 	after := obj.Spec.ProfilingConfig.Config
 	obj.Spec.ProfilingConfig.Config = orig.Spec.ProfilingConfig.Config
 	if !reflect.DeepEqual(orig, obj) {
-		return h.generic.Handle(ctx, req)
+		return h.fallback(ctx, req)
 	}
 	if after == nil && orig.Spec.ProfilingConfig.Config != nil {
-		return h.generic.Handle(ctx, req) // a removed config: let the generic diff say so
+		return h.fallback(ctx, req) // a removed config: let the generic diff say so
 	}
 	addWarnings(ctx, local.ws)
 	if reflect.DeepEqual(after, orig.Spec.ProfilingConfig.Config) {
+		h.answers.none.Inc()
 		return ctrladmission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: true}}
 	}
+	h.answers.config.Inc()
 	return configPatch(after.Raw)
 }
 
@@ -203,7 +236,8 @@ func configPatch(raw []byte) ctrladmission.Response {
 // config patch above, wrapped so that its warnings reach the client.
 func NewMutatingWebhook(scheme *runtime.Scheme) *ctrladmission.Webhook {
 	stock := ctrladmission.WithDefaulter[*DGDR](scheme, Defaulter{})
-	return &ctrladmission.Webhook{Handler: withWarnings{inner: configPatcher{decoder: ctrladmission.NewDecoder(scheme), defaulter: Defaulter{}, generic: stock.Handler}}}
+	return &ctrladmission.Webhook{Handler: withWarnings{inner: configPatcher{
+		decoder: ctrladmission.NewDecoder(scheme), defaulter: Defaulter{}, generic: stock.Handler, answers: newAnswerCounters()}}}
 }
 
 // NewValidatingWebhook is the validating handler.

@@ -8,8 +8,10 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/go-logr/logr"
 	jsonpatchapply "gopkg.in/evanphx/json-patch.v4"
 	admissionv1 "k8s.io/api/admission/v1"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 	sigsjson "sigs.k8s.io/json"
 )
@@ -128,6 +130,7 @@ func TestConfigPatcherMatchesStockDefaulter(t *testing.T) {
 // BenchmarkMutatingPatch compares the two mutating paths on the AI
 // Configurator example (decode, Default, patch; no HTTP).
 func BenchmarkMutatingPatch(b *testing.B) {
+	ctrllog.SetLogger(logr.Discard())
 	mutate, _ := handlers()
 	for name, wh := range map[string]http.Handler{"config-patch": mutate, "stock-WithDefaulter": stockMutating()} {
 		h := wh.(*ctrladmission.Webhook)
