@@ -18,7 +18,7 @@ import (
 )
 
 var wantFiles = []string{
-	FileConfigWithPlanner, FileDecodePerformance, FileDisaggConfig, FileMockerConfigPlanner,
+	FileConfigWithPlanner, FileCostSLA, FileDecodePerformance, FileDisaggConfig, FileMockerConfigPlanner,
 	FileLog, FilePrefillPerformance, FileStatus, FileReport, FileResults,
 	DirDecodeInterpolation + "/" + FileDecodeITLInterp, DirDecodeInterpolation + "/" + FileRawData,
 	DirDecodeInterpolation + "/" + FileDecodeThptInterp,
@@ -90,8 +90,8 @@ func TestWriteTypical(t *testing.T) {
 			t.Errorf("report.html lacks %q", s)
 		}
 	}
-	if n := strings.Count(string(rep), "<img "); n != 6 {
-		t.Errorf("report.html has %d images, want 6", n)
+	if n := strings.Count(string(rep), "<img "); n != 7 {
+		t.Errorf("report.html has %d images, want 7", n)
 	}
 	for _, bad := range []string{"http://", "https://", "<script"} {
 		if strings.Contains(strings.Split(string(rep), "<h2>Generated")[0], bad) {

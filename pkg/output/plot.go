@@ -61,6 +61,9 @@ func Plots(r *results.Results) (map[string][]byte, error) {
 	if len(r.Decode) > 0 {
 		jobs = append(jobs, job{FileDecodePerformance, func() (*plot.Plot, error) { return decodePerformance(r) }})
 	}
+	if len(r.Prefill) > 0 && len(r.Decode) > 0 {
+		jobs = append(jobs, job{FileCostSLA, func() (*plot.Plot, error) { return costSLA(r) }})
+	}
 	if ip := r.PrefillInterpolation; ip != nil && len(ip.ISL) >= minPrefillInterpolation {
 		jobs = append(jobs,
 			job{path.Join(DirPrefillInterpolation, FilePrefillTTFTInterp), func() (*plot.Plot, error) { return prefillTTFTInterpolation(r) }},
@@ -321,6 +324,78 @@ func decodePerformance(r *results.Results) (*plot.Plot, error) {
 	}
 	p.Y.Min = math.Min(p.Y.Min, 0)
 	return p, nil
+}
+
+// gpuCostPerHour is the profiler's price of one GPU hour for cost_sla.png.
+const gpuCostPerHour = 3.0
+
+// costSLA is cost_sla.png (profiler.md §10): for each prefill Pareto point
+// (TTFT, throughput/GPU), the cost of 1000 requests of isl/osl tokens along
+// the decode Pareto front, against the tokens per user per second that
+// decode point gives.
+func costSLA(r *results.Results) (*plot.Plot, error) {
+	isl, osl := float64(r.Input.SLA.ISL), float64(r.Input.SLA.OSL)
+	p := newPlot(fmt.Sprintf("Cost Per 1000 i%so%s requests (GPU/hour = $%.1f) Under Different SLA", fmtNum(isl), fmtNum(osl), gpuCostPerHour),
+		"Tokens per User", "Cost ($)")
+	pf := pareto(len(r.Prefill), func(i int) (float64, float64) { return r.Prefill[i].TTFTMs, r.Prefill[i].ThptPerGPU })
+	df := pareto(len(r.Decode), func(i int) (float64, float64) { return r.Decode[i].ITLMs, r.Decode[i].ThptPerGPU })
+	sort.Slice(pf, func(a, b int) bool { return r.Prefill[pf[a]].TTFTMs < r.Prefill[pf[b]].TTFTMs })
+	sort.Slice(df, func(a, b int) bool { return r.Decode[df[a]].ITLMs > r.Decode[df[b]].ITLMs }) // x = 1000/ITL ascending
+	perGPUSecond := gpuCostPerHour / 3600
+	for i, pi := range pf {
+		pp := r.Prefill[pi]
+		xys := make(plotter.XYs, 0, len(df))
+		for _, di := range df {
+			d := r.Decode[di]
+			xys = append(xys, plotter.XY{
+				X: 1000 / d.ITLMs,
+				Y: osl*1000/d.ThptPerGPU*perGPUSecond + isl*1000/pp.ThptPerGPU*perGPUSecond,
+			})
+		}
+		line, pts, err := plotter.NewLinePoints(xys)
+		if err != nil {
+			return nil, err
+		}
+		line.Color = plotutil.Color(i)
+		line.Width = vg.Points(1.5)
+		seriesStyle(pts, i)
+		p.Add(line, pts)
+		p.Legend.Add(fmt.Sprintf("TTFT: %.2fms", pp.TTFTMs), line, pts)
+	}
+	// The ITL target as a speed: decode points left of it miss the SLA.
+	if itl := r.Input.SLA.ITL; itl > 0 {
+		l := newRefLine(1000/itl, true)
+		p.Add(l)
+		p.Legend.Add(fmt.Sprintf("Target ITL: %s ms (%.1f tokens/s per user)", fmtNum(itl), 1000/itl), l)
+	}
+	p.Y.Min = math.Min(p.Y.Min, 0)
+	return p, nil
+}
+
+// pareto returns the indices of the points no other point beats: a point
+// is dropped when another has latency <= and throughput >= with one of the
+// two strict (the profiler's compute_pareto). Non-finite or non-positive
+// points are left out: they cannot be priced.
+func pareto(n int, at func(int) (lat, thpt float64)) []int {
+	var out []int
+	for i := range n {
+		li, ti := at(i)
+		if !(li > 0 && ti > 0) || math.IsInf(li, 0) || math.IsInf(ti, 0) {
+			continue
+		}
+		dominated := false
+		for j := range n {
+			lj, tj := at(j)
+			if j != i && lj <= li && tj >= ti && (lj < li || tj > ti) && lj > 0 && tj > 0 {
+				dominated = true
+				break
+			}
+		}
+		if !dominated {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // quadFit is numpy.polyfit(x, y, 2) by least squares (normal equations,
