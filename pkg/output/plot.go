@@ -215,6 +215,24 @@ func seriesStyle(s *plotter.Scatter, i int) {
 	s.GlyphStyle.Radius = vg.Points(3.5)
 }
 
+// addLineSeries adds the i-th line-and-points series with its legend entry;
+// a non-nil shape replaces the series' marker.
+func addLineSeries(p *plot.Plot, xys plotter.XYs, i int, legend string, shape draw.GlyphDrawer) error {
+	line, pts, err := plotter.NewLinePoints(xys)
+	if err != nil {
+		return err
+	}
+	line.Color = plotutil.Color(i)
+	line.Width = vg.Points(1.5)
+	seriesStyle(pts, i)
+	if shape != nil {
+		pts.GlyphStyle.Shape = shape
+	}
+	p.Add(line, pts)
+	p.Legend.Add(legend, line, pts)
+	return nil
+}
+
 func mappingLegend(m results.Mapping) string {
 	return fmt.Sprintf("%d GPU(s) [%s]", m.N, m.Label())
 }
@@ -283,16 +301,9 @@ func decodePerformance(r *results.Results) (*plot.Plot, error) {
 			xys = append(xys, plotter.XY{X: r.Decode[j].ITLMs, Y: r.Decode[j].ThptPerGPU})
 		}
 		sort.SliceStable(xys, func(a, b int) bool { return xys[a].X < xys[b].X })
-		line, pts, err := plotter.NewLinePoints(xys)
-		if err != nil {
+		if err := addLineSeries(p, xys, i, mappingLegend(m), draw.CircleGlyph{}); err != nil {
 			return nil, err
 		}
-		line.Color = plotutil.Color(i)
-		line.Width = vg.Points(1.5)
-		seriesStyle(pts, i)
-		pts.GlyphStyle.Shape = draw.CircleGlyph{}
-		p.Add(line, pts)
-		p.Legend.Add(mappingLegend(m), line, pts)
 	}
 	if itl := r.Input.SLA.ITL; itl > 0 {
 		l := newRefLine(itl, true)
@@ -352,15 +363,9 @@ func costSLA(r *results.Results) (*plot.Plot, error) {
 				Y: osl*1000/d.ThptPerGPU*perGPUSecond + isl*1000/pp.ThptPerGPU*perGPUSecond,
 			})
 		}
-		line, pts, err := plotter.NewLinePoints(xys)
-		if err != nil {
+		if err := addLineSeries(p, xys, i, fmt.Sprintf("TTFT: %.2fms", pp.TTFTMs), nil); err != nil {
 			return nil, err
 		}
-		line.Color = plotutil.Color(i)
-		line.Width = vg.Points(1.5)
-		seriesStyle(pts, i)
-		p.Add(line, pts)
-		p.Legend.Add(fmt.Sprintf("TTFT: %.2fms", pp.TTFTMs), line, pts)
 	}
 	// The ITL target as a speed: decode points left of it miss the SLA.
 	if itl := r.Input.SLA.ITL; itl > 0 {
@@ -556,15 +561,9 @@ func decodeInterpolation(r *results.Results, itl bool) (*plot.Plot, error) {
 			xys = append(xys, plotter.XY{X: 100 * d.KVUsage[i], Y: z[i]})
 		}
 		sort.SliceStable(xys, func(a, b int) bool { return xys[a].X < xys[b].X })
-		line, pts, err := plotter.NewLinePoints(xys)
-		if err != nil {
+		if err := addLineSeries(p, xys, gi, fmt.Sprintf("Context %.0f tokens", c), nil); err != nil {
 			return nil, err
 		}
-		line.Color = plotutil.Color(gi)
-		line.Width = vg.Points(1.5)
-		seriesStyle(pts, gi)
-		p.Add(line, pts)
-		p.Legend.Add(fmt.Sprintf("Context %.0f tokens", c), line, pts)
 	}
 	// The planner's pick at the SLA context: the highest KV usage that still
 	// meets the ITL target (perf_interpolation.find_best_throughput_per_gpu).
