@@ -23,8 +23,8 @@ var BasePath = field.NewPath("spec", "profilingConfig", "config")
 type Config struct {
 	Root map[string]any
 
-	// docStyle caches the document's style counts for new keys, as the
-	// user wrote it (our own insertions do not change it).
+	// docStyle caches the document's snake and camel key counts, taken
+	// when the first new key needs them, for the keys added after it.
 	docStyle *[2]int
 }
 
@@ -233,8 +233,8 @@ func (c *Config) preferredSpelling(k Key, section map[string]any) string {
 			var n [2]int
 			var walk func(map[string]any)
 			walk = func(m map[string]any) {
-				s, c := styleCounts(m)
-				n[0], n[1] = n[0]+s, n[1]+c
+				sn, cm := styleCounts(m)
+				n[0], n[1] = n[0]+sn, n[1]+cm
 				for _, v := range m {
 					if sub, ok := v.(map[string]any); ok {
 						walk(sub)
