@@ -71,7 +71,11 @@ func TestFullSetSchedulesGPUJobs(t *testing.T) {
 	}
 
 	jobs := env.Client.BatchV1().Jobs("default")
-	if _, err := jobs.Create(ctx, gpuJob("fits", 2), metav1.CreateOptions{}); err != nil {
+	// The mixed nodes also have room for 2 GPUs: select the product, as a
+	// profiling Job does, so the H100 placement is the scheduler's doing.
+	fits := gpuJob("fits", 2)
+	fits.Spec.Template.Spec.NodeSelector = map[string]string{"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}
+	if _, err := jobs.Create(ctx, fits, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := jobs.Create(ctx, gpuJob("too-big", 16), metav1.CreateOptions{}); err != nil {
