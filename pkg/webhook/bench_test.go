@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -45,6 +46,35 @@ const (
 	benchTypedNoop = "/typed-noop"
 )
 
+// timedServer records how long each handler's ServeHTTP takes (reading the
+// body, decoding the review, the handler, encoding the answer): the
+// server's own share of the latency, apart from TLS and scheduling.
+type timedServer struct {
+	crwebhook.Server
+	mu   sync.Mutex
+	took map[string][]time.Duration
+}
+
+func (t *timedServer) Register(path string, h http.Handler) {
+	t.Server.Register(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t0 := time.Now()
+		h.ServeHTTP(w, r)
+		d := time.Since(t0)
+		t.mu.Lock()
+		t.took[path] = append(t.took[path], d)
+		t.mu.Unlock()
+	}))
+}
+
+func (t *timedServer) report() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, p := range slices.Sorted(maps.Keys(t.took)) {
+		d := t.took[p]
+		fmt.Fprintf(os.Stderr, "server ServeHTTP %s: n=%d p50 %.0f µs p99 %.0f µs\n", p, len(d), pct(d, 50), pct(d, 99))
+	}
+}
+
 func TestMain(m *testing.M) {
 	if spec := os.Getenv(benchServeEnv); spec != "" {
 		os.Exit(serveBench(spec))
@@ -67,7 +97,9 @@ func serveBench(spec string) int {
 		return 2
 	}
 	tlsOpts, _ := TLSOpts("1.2", false)
-	srv := crwebhook.NewServer(crwebhook.Options{Host: "127.0.0.1", Port: port, CertDir: dir, TLSOpts: tlsOpts})
+	srv := &timedServer{Server: crwebhook.NewServer(crwebhook.Options{Host: "127.0.0.1", Port: port, CertDir: dir, TLSOpts: tlsOpts}),
+		took: map[string][]time.Duration{}}
+	defer srv.report()
 	Register(srv, NewScheme())
 	srv.Register(benchNoop, &ctrladmission.Webhook{Handler: ctrladmission.HandlerFunc(
 		func(context.Context, ctrladmission.Request) ctrladmission.Response { return ctrladmission.Allowed("") })})
