@@ -412,3 +412,40 @@ func TestNoCRD(t *testing.T) {
 		}
 	}
 }
+
+// status -w against the real API server: the watch opens (no warning), each
+// state change is one line, and Failed ends it non-zero.
+func TestStatusWatch(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t, "watch")
+	d := &v1alpha1.DynamoGraphDeploymentRequest{
+		ObjectMeta: metav1.ObjectMeta{Name: "qwen", Namespace: ns},
+		Spec: v1alpha1.DynamoGraphDeploymentRequestSpec{Model: "Qwen/Qwen3-0.6B", Backend: "vllm",
+			ProfilingConfig: v1alpha1.ProfilingConfigSpec{ProfilerImage: "img",
+				Config: &apiextensionsv1.JSON{Raw: []byte(`{"sla":{"isl":3000,"osl":150,"ttft":200,"itl":20}}`)}}},
+	}
+	if err := s.client.Create(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan result, 1)
+	go func() { done <- kdgdr(t, "status", "qwen", "-n", ns, "-w", "--timeout", "60s") }()
+	for _, step := range []struct {
+		state v1alpha1.State
+		msg   string
+	}{{v1alpha1.StateProfiling, "prefill sweep 1/3"}, {v1alpha1.StateFailed, "the engine crashed"}} {
+		time.Sleep(2 * time.Second) // let the plugin start and print the state before
+		cur := getDGDR(t, ns, "qwen")
+		cur.Status.State = step.state
+		cur.Status.Conditions = []metav1.Condition{{Type: "Profiling", Status: metav1.ConditionTrue, Reason: "Test", Message: step.msg,
+			LastTransitionTime: metav1.Now()}}
+		if err := s.client.Status().Update(ctx, cur); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := <-done
+	want := "Profiling - prefill sweep 1/3\nFailed - the engine crashed\n"
+	if r.code != 1 || !strings.HasSuffix(r.stdout, want) || strings.Contains(r.stderr, "cannot watch") ||
+		!strings.Contains(r.stderr, "failed: the engine crashed") {
+		t.Errorf("want the two states, then exit 1 with the failure and no watch warning; got %s", r)
+	}
+}

@@ -64,7 +64,7 @@ type Options struct {
 	clock     clock.PassiveClock
 	namespace string
 	color     bool
-	client    client.Client
+	client    client.WithWatch
 	genericiooptions.IOStreams
 }
 
@@ -229,15 +229,20 @@ func (o *Options) marshal(v any) error {
 	return err
 }
 
-// watch redraws on a TTY (clear and home, at most every Interval), and
-// prints one "<State> - <message>" line per change otherwise. It stops on
-// Failed (non-zero exit), on --timeout or on interrupt.
+// watch redraws on a TTY (clear and home), and prints one
+// "<State> - <message>" line per change otherwise. It redraws as soon as
+// the API server reports a change to the DGDR, and every Interval for the
+// parts of the view that live in other objects (the DGD, the results). It
+// stops on Failed (non-zero exit), on --timeout or on interrupt.
 func (o *Options) watch(ctx context.Context) error {
 	if o.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
 		defer cancel()
 	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	changed := o.watchDGDR(ctx)
 	tty := printers.IsTerminal(o.Out) && o.Output == ""
 	var last *View
 	lastLine := ""
@@ -281,8 +286,45 @@ func (o *Options) watch(ctx context.Context) error {
 			}
 			return nil
 		case <-tick.C:
+		case <-changed:
 		}
 	}
+}
+
+// watchDGDR signals on the returned channel whenever the API server reports
+// an event for the DGDR, re-opening the watch when the server closes it.
+// When the watch cannot be opened (no watch verb, say) it warns once and
+// stops: the Interval redraw still follows the DGDR, only less promptly.
+func (o *Options) watchDGDR(ctx context.Context) <-chan struct{} {
+	changed := make(chan struct{}, 1)
+	go func() {
+		for ctx.Err() == nil {
+			w, err := o.client.Watch(ctx, &v1alpha1.DynamoGraphDeploymentRequestList{},
+				client.InNamespace(o.namespace), client.MatchingFields{"metadata.name": o.Name})
+			if err != nil {
+				if ctx.Err() == nil {
+					fmt.Fprintf(o.ErrOut, "Warning: cannot watch DynamoGraphDeploymentRequest %s/%s (%v); redrawing every %s instead\n",
+						o.namespace, o.Name, err, o.Interval)
+				}
+				return
+			}
+			for ev := range w.ResultChan() {
+				if obj, ok := ev.Object.(client.Object); ok && obj.GetName() != o.Name {
+					continue // a server (or fake) that ignores the field selector
+				}
+				select {
+				case changed <- struct{}{}:
+				default: // a redraw is already pending
+				}
+			}
+			w.Stop()
+			select { // the server closed it: reopen, but never in a tight loop
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+	return changed
 }
 
 func stateOf(v *View) string {

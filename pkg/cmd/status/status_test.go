@@ -1,18 +1,27 @@
 package status
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cluster"
@@ -121,5 +130,110 @@ func TestView(t *testing.T) {
 	}
 	if !strings.Contains(colour.String(), "\x1b[") {
 		t.Error("--color=always printed no colour")
+	}
+}
+
+// status -w prints one line per change and ends non-zero on Failed. The
+// redraw interval is an hour, so only the watch can bring the changes in.
+func TestWatchFollowsTheDGDR(t *testing.T) {
+	b, _ := fixture(t)
+	d := dgdr("qwen", "Pending")
+	c := b.WithObjects(&d).WithStatusSubresource(&d).Build()
+	out := &syncBuffer{}
+	o := &Options{Name: "qwen", Watch: true, Interval: time.Hour, Timeout: 30 * time.Second,
+		namespace: "team", clock: clocktesting.NewFakeClock(created), client: c,
+		IOStreams: genericiooptions.IOStreams{Out: out, ErrOut: out}}
+	done := make(chan error, 1)
+	go func() { done <- o.Run(context.Background()) }()
+
+	ctx := context.Background()
+	waitFor(t, out, "Pending")
+	for i, step := range []struct{ state, reason, msg string }{
+		{"Profiling", "ProfilingStarted", "prefill sweep 2/4"},
+		{"Failed", "ProfilingFailed", "the engine crashed"},
+	} {
+		var cur v1alpha1.DynamoGraphDeploymentRequest
+		if err := c.Get(ctx, client.ObjectKeyFromObject(&d), &cur); err != nil {
+			t.Fatal(err)
+		}
+		cur.Status.State = v1alpha1.State(step.state)
+		cur.Status.Conditions = []metav1.Condition{{Type: "Profiling", Status: metav1.ConditionTrue, Reason: step.reason, Message: step.msg,
+			LastTransitionTime: metav1.NewTime(created.Add(time.Duration(i+1) * time.Minute))}}
+		if err := c.Status().Update(ctx, &cur); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, out, step.state+" - "+step.msg)
+	}
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "DynamoGraphDeploymentRequest team/qwen failed: the engine crashed") {
+			t.Errorf("Run = %v, want the failure", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("status -w did not stop on Failed")
+	}
+	if lines := strings.Split(strings.TrimSpace(out.String()), "\n"); len(lines) != 3 || strings.Contains(out.String(), "Warning") {
+		t.Errorf("want one line per state, got:\n%s", out.String())
+	}
+}
+
+// Without the watch verb the view still follows the DGDR, at the interval.
+func TestWatchFallsBackToPolling(t *testing.T) {
+	b, _ := fixture(t)
+	d := dgdr("qwen", "Pending")
+	c := b.WithObjects(&d).WithStatusSubresource(&d).WithInterceptorFuncs(interceptor.Funcs{
+		Watch: func(context.Context, client.WithWatch, client.ObjectList, ...client.ListOption) (watch.Interface, error) {
+			return nil, apierrors.NewForbidden(schema.GroupResource{Group: "nvidia.com", Resource: "dynamographdeploymentrequests"}, "", nil)
+		}}).Build()
+	out := &syncBuffer{}
+	o := &Options{Name: "qwen", Watch: true, Interval: 20 * time.Millisecond, Timeout: 30 * time.Second,
+		namespace: "team", clock: clocktesting.NewFakeClock(created), client: c,
+		IOStreams: genericiooptions.IOStreams{Out: out, ErrOut: out}}
+	done := make(chan error, 1)
+	go func() { done <- o.Run(context.Background()) }()
+	waitFor(t, out, "Pending")
+	var cur v1alpha1.DynamoGraphDeploymentRequest
+	if err := c.Get(context.Background(), client.ObjectKeyFromObject(&d), &cur); err != nil {
+		t.Fatal(err)
+	}
+	cur.Status.State = v1alpha1.StateFailed
+	if err := c.Status().Update(context.Background(), &cur); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, out, "Failed")
+	if err := <-done; err == nil {
+		t.Error("want a non-zero exit on Failed")
+	}
+	if !strings.Contains(out.String(), "Warning: cannot watch DynamoGraphDeploymentRequest team/qwen") {
+		t.Errorf("no warning about the watch:\n%s", out.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the watch goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func waitFor(t *testing.T, out *syncBuffer, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the output:\n%s", want, out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
