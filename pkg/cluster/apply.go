@@ -3,6 +3,7 @@ package cluster
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -12,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/dgd"
@@ -221,7 +221,10 @@ func (c *Clients) syncDeployment(ctx context.Context, key types.NamespacedName, 
 	return nil
 }
 
-// waitDGD polls the DGD and prints a line whenever its state changes.
+// waitDGD follows the DGD and prints a line whenever its state changes. It
+// checks on every watch event for the DGD and every PollInterval (the DGD's
+// operator may not emit an event this client can watch, say without the
+// verb).
 func (c *Clients) waitDGD(ctx context.Context, key types.NamespacedName, obj *unstructured.Unstructured, opts ApplyOptions, res *ApplyResult) error {
 	interval := opts.PollInterval
 	if interval == 0 {
@@ -231,35 +234,49 @@ func (c *Clients) waitDGD(ctx context.Context, key types.NamespacedName, obj *un
 	if timeout <= 0 {
 		timeout = 30 * time.Minute
 	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	last := res.DGDState
 	printf(opts.Out, "waiting for DynamoGraphDeployment %s/%s: state %s", obj.GetNamespace(), obj.GetName(), orDash(last))
-	err := wait.PollUntilContextTimeout(ctx, interval, timeout, false, func(ctx context.Context) (bool, error) {
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(dgd.GroupVersion.WithKind(v1alpha1.DGDKind + "List"))
+	changed := Changes(ctx, c.Client, list, client.ObjectKeyFromObject(obj), nil)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("timed out after %s waiting for DynamoGraphDeployment %s/%s to become ready (state %s); re-run with a longer --timeout",
+					timeout, obj.GetNamespace(), obj.GetName(), orDash(last))
+			}
+			return ctx.Err()
+		case <-tick.C:
+		case <-changed:
+		}
 		cur := newDGD()
 		if err := c.Client.Get(ctx, client.ObjectKeyFromObject(obj), cur); err != nil {
 			if apierrors.IsNotFound(err) {
-				return false, fmt.Errorf("DynamoGraphDeployment %s/%s was deleted while waiting", obj.GetNamespace(), obj.GetName())
+				return fmt.Errorf("DynamoGraphDeployment %s/%s was deleted while waiting", obj.GetNamespace(), obj.GetName())
 			}
-			return false, nil
+			continue
 		}
 		ready, state := DGDReady(cur)
 		if state == last && !ready {
-			return false, nil
+			continue
 		}
 		last = state
 		printf(opts.Out, "DynamoGraphDeployment %s/%s: state %s", obj.GetNamespace(), obj.GetName(), orDash(state))
 		if err := c.syncDeployment(ctx, key, cur, opts.Out, res); err != nil {
-			return false, err
+			return err
 		}
 		if state == dgd.StateFailed {
-			return false, fmt.Errorf("DynamoGraphDeployment %s/%s failed; see kubectl describe dgd %s -n %s", obj.GetNamespace(), obj.GetName(), obj.GetName(), obj.GetNamespace())
+			return fmt.Errorf("DynamoGraphDeployment %s/%s failed; see kubectl describe dgd %s -n %s", obj.GetNamespace(), obj.GetName(), obj.GetName(), obj.GetNamespace())
 		}
-		return ready, nil
-	})
-	if err != nil && wait.Interrupted(err) {
-		return fmt.Errorf("timed out after %s waiting for DynamoGraphDeployment %s/%s to become ready (state %s); re-run with a longer --timeout",
-			timeout, obj.GetNamespace(), obj.GetName(), orDash(last))
+		if ready {
+			return nil
+		}
 	}
-	return err
 }
 
 // BuildDGD is the DGD of §8.6: status.generatedDeployment with the

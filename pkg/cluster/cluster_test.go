@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -321,5 +322,42 @@ func TestPickProfiler(t *testing.T) {
 		if o, ok := p.(*Online); ok && (o.MaxParallel != 3 || o == on) {
 			t.Errorf("%s: the online profiler must be a configured copy", tc.name)
 		}
+	}
+}
+
+// apply --wait wakes on the DGD's watch events: with an hour between polls
+// it still sees the DGD turn successful and marks the DGDR Ready.
+func TestWaitDGDFollowsWatchEvents(t *testing.T) {
+	d := loadExample(t, "vllm-dense-online.yaml")
+	d.Status.State = v1alpha1.StateDeploying
+	g := newDGD()
+	g.SetName("gen")
+	g.SetNamespace(d.Namespace)
+	if err := unstructured.SetNestedField(g.Object, "pending", "status", "state"); err != nil {
+		t.Fatal(err)
+	}
+	c, cl := newFake(t, nil, d, g)
+	ctx := context.Background()
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		cur := newDGD()
+		if err := c.Get(ctx, client.ObjectKeyFromObject(g), cur); err != nil {
+			t.Error(err)
+			return
+		}
+		_ = unstructured.SetNestedField(cur.Object, "successful", "status", "state")
+		if err := c.Update(ctx, cur); err != nil {
+			t.Error(err)
+		}
+	}()
+	var out bytes.Buffer
+	res := &ApplyResult{DGDState: "pending"}
+	err := cl.waitDGD(ctx, client.ObjectKeyFromObject(d), g, ApplyOptions{Out: &out, Timeout: 20 * time.Second, PollInterval: time.Hour}, res)
+	if err != nil || !res.Ready || !strings.Contains(out.String(), "state successful") {
+		t.Fatalf("waitDGD = %v, ready %v\n%s", err, res.Ready, out.String())
+	}
+	var got v1alpha1.DynamoGraphDeploymentRequest
+	if err := c.Get(ctx, client.ObjectKeyFromObject(d), &got); err != nil || got.Status.State != v1alpha1.StateReady {
+		t.Fatalf("DGDR state %q (%v), want Ready", got.Status.State, err)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cluster"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/clientgetter"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/util"
 )
@@ -242,7 +243,11 @@ func (o *Options) watch(ctx context.Context) error {
 	}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	changed := o.watchDGDR(ctx)
+	changed := cluster.Changes(ctx, o.client, &v1alpha1.DynamoGraphDeploymentRequestList{},
+		client.ObjectKey{Namespace: o.namespace, Name: o.Name}, func(err error) {
+			fmt.Fprintf(o.ErrOut, "Warning: cannot watch DynamoGraphDeploymentRequest %s/%s (%v); redrawing every %s instead\n",
+				o.namespace, o.Name, err, o.Interval)
+		})
 	tty := printers.IsTerminal(o.Out) && o.Output == ""
 	var last *View
 	lastLine := ""
@@ -289,42 +294,6 @@ func (o *Options) watch(ctx context.Context) error {
 		case <-changed:
 		}
 	}
-}
-
-// watchDGDR signals on the returned channel whenever the API server reports
-// an event for the DGDR, re-opening the watch when the server closes it.
-// When the watch cannot be opened (no watch verb, say) it warns once and
-// stops: the Interval redraw still follows the DGDR, only less promptly.
-func (o *Options) watchDGDR(ctx context.Context) <-chan struct{} {
-	changed := make(chan struct{}, 1)
-	go func() {
-		for ctx.Err() == nil {
-			w, err := o.client.Watch(ctx, &v1alpha1.DynamoGraphDeploymentRequestList{},
-				client.InNamespace(o.namespace), client.MatchingFields{"metadata.name": o.Name})
-			if err != nil {
-				if ctx.Err() == nil {
-					fmt.Fprintf(o.ErrOut, "Warning: cannot watch DynamoGraphDeploymentRequest %s/%s (%v); redrawing every %s instead\n",
-						o.namespace, o.Name, err, o.Interval)
-				}
-				return
-			}
-			for ev := range w.ResultChan() {
-				if obj, ok := ev.Object.(client.Object); ok && obj.GetName() != o.Name {
-					continue // a server (or fake) that ignores the field selector
-				}
-				select {
-				case changed <- struct{}{}:
-				default: // a redraw is already pending
-				}
-			}
-			w.Stop()
-			select { // the server closed it: reopen, but never in a tight loop
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
-		}
-	}()
-	return changed
 }
 
 func stateOf(v *View) string {
