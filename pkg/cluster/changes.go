@@ -2,48 +2,32 @@ package cluster
 
 import (
 	"context"
-	"time"
 
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/wake"
 )
 
-// Changes signals on the returned channel whenever the API server reports
-// an event for the object key (list is an empty list of its kind). It
-// re-opens the watch when the server closes it. When the client cannot
-// watch, or the watch cannot be opened (no watch verb, say), it calls
-// cannot once (if not nil) and stops; callers keep a timer as well, so
-// they follow the object either way, only less promptly without it.
+// Changes signals whenever the API server reports an event for the object
+// key (list is an empty list of its kind), through a watch with a
+// metadata.name field selector. A client that cannot watch never signals;
+// a watch that cannot be opened calls cannot (see wake.On). Callers keep a
+// timer as well.
 func Changes(ctx context.Context, c client.Client, list client.ObjectList, key types.NamespacedName, cannot func(error)) <-chan struct{} {
-	changed := make(chan struct{}, 1)
 	wc, ok := c.(client.WithWatch)
 	if !ok {
-		return changed
+		return make(chan struct{})
 	}
-	go func() {
-		for ctx.Err() == nil {
-			w, err := wc.Watch(ctx, list, client.InNamespace(key.Namespace), client.MatchingFields{"metadata.name": key.Name})
-			if err != nil {
-				if ctx.Err() == nil && cannot != nil {
-					cannot(err)
-				}
-				return
-			}
-			for ev := range w.ResultChan() {
-				if obj, ok := ev.Object.(client.Object); ok && obj.GetName() != key.Name {
-					continue // a server (or fake) that ignores the field selector
-				}
-				select {
-				case changed <- struct{}{}:
-				default: // a wake-up is already pending
-				}
-			}
-			w.Stop()
-			select { // the server closed it: reopen, but never in a tight loop
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
-		}
-	}()
-	return changed
+	open := func(ctx context.Context) (watch.Interface, error) {
+		return wc.Watch(ctx, list, client.InNamespace(key.Namespace), client.MatchingFields{"metadata.name": key.Name})
+	}
+	// A server (or fake) that ignores the field selector sends others too.
+	keep := func(o runtime.Object) bool {
+		obj, ok := o.(client.Object)
+		return !ok || obj.GetName() == key.Name
+	}
+	return wake.On(ctx, open, keep, cannot)
 }
