@@ -170,6 +170,13 @@ type refLine struct {
 	style    draw.LineStyle
 }
 
+// addRefLine draws the red dashed line at `at` with its legend entry.
+func addRefLine(p *plot.Plot, at float64, vertical bool, legend string) {
+	l := newRefLine(at, vertical)
+	p.Add(l)
+	p.Legend.Add(legend, l)
+}
+
 func newRefLine(at float64, vertical bool) *refLine {
 	return &refLine{at: at, vertical: vertical, style: draw.LineStyle{
 		Color: slaColor, Width: vg.Points(1.5), Dashes: []vg.Length{vg.Points(6), vg.Points(4)}}}
@@ -271,9 +278,7 @@ func prefillPerformance(r *results.Results) (*plot.Plot, error) {
 		p.Legend.Add(mappingLegend(m), s)
 	}
 	if ttft := r.Input.SLA.TTFT; ttft > 0 {
-		l := newRefLine(ttft, true)
-		p.Add(l)
-		p.Legend.Add(fmt.Sprintf("Target TTFT: %s ms", fmtNum(ttft)), l)
+		addRefLine(p, ttft, true, fmt.Sprintf("Target TTFT: %s ms", fmtNum(ttft)))
 	}
 	if sel := r.Selection.Prefill; sel != nil {
 		for _, pt := range r.Prefill {
@@ -306,9 +311,7 @@ func decodePerformance(r *results.Results) (*plot.Plot, error) {
 		}
 	}
 	if itl := r.Input.SLA.ITL; itl > 0 {
-		l := newRefLine(itl, true)
-		p.Add(l)
-		p.Legend.Add(fmt.Sprintf("Target ITL: %s ms", fmtNum(itl)), l)
+		addRefLine(p, itl, true, fmt.Sprintf("Target ITL: %s ms", fmtNum(itl)))
 	}
 	if sel := r.Selection.Decode; sel != nil {
 		best := -1
@@ -369,9 +372,7 @@ func costSLA(r *results.Results) (*plot.Plot, error) {
 	}
 	// The ITL target as a speed: decode points left of it miss the SLA.
 	if itl := r.Input.SLA.ITL; itl > 0 {
-		l := newRefLine(1000/itl, true)
-		p.Add(l)
-		p.Legend.Add(fmt.Sprintf("Target ITL: %s ms (%.1f tokens/s per user)", fmtNum(itl), 1000/itl), l)
+		addRefLine(p, 1000/itl, true, fmt.Sprintf("Target ITL: %s ms (%.1f tokens/s per user)", fmtNum(itl), 1000/itl))
 	}
 	p.Y.Min = math.Min(p.Y.Min, 0)
 	return p, nil
@@ -483,9 +484,7 @@ func prefillTTFTInterpolation(r *results.Results) (*plot.Plot, error) {
 		p.Legend.Add(fmt.Sprintf("Quadratic fit: %.2ex² + %.2ex + %.2e", a, b, c), l)
 	}
 	if ttft := r.Input.SLA.TTFT; ttft > 0 {
-		l := newRefLine(ttft, false)
-		p.Add(l)
-		p.Legend.Add(fmt.Sprintf("Target TTFT: %s ms", fmtNum(ttft)), l)
+		addRefLine(p, ttft, false, fmt.Sprintf("Target TTFT: %s ms", fmtNum(ttft)))
 	}
 	if isl := float64(r.Input.SLA.ISL); ok && isl > 0 {
 		mk, err := marker(isl, a*isl*isl+b*isl+c)
@@ -516,9 +515,7 @@ func prefillThptInterpolation(r *results.Results) (*plot.Plot, error) {
 	p.Add(line, pts)
 	p.Legend.Add("Throughput/GPU", line, pts)
 	if isl := float64(r.Input.SLA.ISL); isl > 0 {
-		l := newRefLine(isl, true)
-		p.Add(l)
-		p.Legend.Add(fmt.Sprintf("SLA ISL: %d tokens", r.Input.SLA.ISL), l)
+		addRefLine(p, isl, true, fmt.Sprintf("SLA ISL: %d tokens", r.Input.SLA.ISL))
 		mk, err := marker(isl, interp(ip.ISL, ip.ThptPerGPU, isl))
 		if err != nil {
 			return nil, err
@@ -583,15 +580,11 @@ func decodeInterpolation(r *results.Results, itl bool) (*plot.Plot, error) {
 		}
 	}
 	if itl && r.Input.SLA.ITL > 0 {
-		l := newRefLine(r.Input.SLA.ITL, false)
-		p.Add(l)
-		p.Legend.Add(fmt.Sprintf("Target ITL: %s ms", fmtNum(r.Input.SLA.ITL)), l)
+		addRefLine(p, r.Input.SLA.ITL, false, fmt.Sprintf("Target ITL: %s ms", fmtNum(r.Input.SLA.ITL)))
 	}
 	if best >= 0 {
 		if !itl {
-			l := newRefLine(100*d.KVUsage[best], true)
-			p.Add(l)
-			p.Legend.Add(fmt.Sprintf("ITL ≤ %s ms up to %.1f%% KV", fmtNum(r.Input.SLA.ITL), 100*d.KVUsage[best]), l)
+			addRefLine(p, 100*d.KVUsage[best], true, fmt.Sprintf("ITL ≤ %s ms up to %.1f%% KV", fmtNum(r.Input.SLA.ITL), 100*d.KVUsage[best]))
 		}
 		mk, err := marker(100*d.KVUsage[best], z[best])
 		if err != nil {
