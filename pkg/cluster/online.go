@@ -88,7 +88,7 @@ func (o *Online) Profile(ctx context.Context, d *v1alpha1.DynamoGraphDeploymentR
 	}
 	log := profiler.NewLogger(now)
 	opts := online.Options{Client: o.Kube, DGDR: d, Template: tmpl, MaxParallel: o.MaxParallel, OnJob: o.OnJob,
-		Logf: func(format string, args ...any) { log.Infof(format, args...) }}
+		Logf: log.Infof, Warnf: log.Warnf}
 	if o.Tune != nil {
 		o.Tune(&opts)
 	}

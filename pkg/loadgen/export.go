@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"slices"
 	"time"
 )
 
@@ -20,6 +21,10 @@ type Export struct {
 	ErrorRequestCount            *Stat `json:"error_request_count,omitempty"`
 	TotalISL                     *Stat `json:"total_isl,omitempty"`
 	TotalOSL                     *Stat `json:"total_osl,omitempty"`
+	// EffectiveConcurrency is not AIPerf's: the mean number of requests
+	// outstanding when each output token arrived. Far below the configured
+	// concurrency, the client, not the engine, limited the run.
+	EffectiveConcurrency *Stat `json:"effective_concurrency,omitempty"`
 
 	StartTime    string        `json:"start_time,omitempty"`
 	EndTime      string        `json:"end_time,omitempty"`
@@ -105,6 +110,9 @@ func (r *Result) Export() Export {
 		e.RequestThroughput = Scalar("requests/sec", float64(ok)/sec)
 		e.OutputTokenThroughput = Scalar("tokens/sec", float64(totalOut)/sec)
 	}
+	if c, ok := tokenConcurrency(r.Records); ok {
+		e.EffectiveConcurrency = Scalar("requests", c)
+	}
 	if n := len(r.Records) - ok; n > 0 {
 		e.ErrorRequestCount = Scalar("requests", float64(n))
 	}
@@ -133,4 +141,44 @@ func (r *Result) Export() Export {
 	e.InputConfig.Prompt.OutputTokensMean = c.OSL
 	e.InputConfig.Calibration = r.Calibration
 	return e
+}
+
+// tokenConcurrency averages, over the output tokens, the requests in flight
+// (failed ones included) when the token arrived.
+func tokenConcurrency(recs []Record) (float64, bool) {
+	if len(recs) == 0 {
+		return 0, false
+	}
+	base := recs[0].Start
+	for _, r := range recs {
+		if r.Start.Before(base) {
+			base = r.Start
+		}
+	}
+	starts := make([]time.Duration, 0, len(recs))
+	ends := make([]time.Duration, 0, len(recs))
+	for _, r := range recs {
+		s := r.Start.Sub(base)
+		starts, ends = append(starts, s), append(ends, s+r.Latency)
+	}
+	slices.Sort(starts)
+	slices.Sort(ends)
+	sum, tokens := 0.0, 0
+	for _, r := range recs {
+		if r.Err != "" {
+			continue
+		}
+		s := r.Start.Sub(base)
+		for _, d := range r.TokenTimes {
+			at := s + d
+			started, _ := slices.BinarySearch(starts, at+1) // starts ≤ at
+			ended, _ := slices.BinarySearch(ends, at)       // ends < at
+			sum += float64(started - ended)
+			tokens++
+		}
+	}
+	if tokens == 0 {
+		return 0, false
+	}
+	return sum / float64(tokens), true
 }

@@ -136,6 +136,29 @@ func TestRecordITL(t *testing.T) {
 	}
 }
 
+// Two overlapping requests: A from 0 to 30 ms, B from 15 to 35 ms. A's
+// tokens see 1, 2 and 2 requests outstanding; B's see 2 and then 1 (A has
+// ended): 8 / 5.
+func TestTokenConcurrency(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	ms := func(v int) time.Duration { return time.Duration(v) * time.Millisecond }
+	recs := []Record{
+		{Start: t0.Add(ms(15)), Latency: ms(20), OutputTokens: 2, TokenTimes: []time.Duration{ms(10), ms(20)}},
+		{Start: t0, Latency: ms(30), OutputTokens: 3, TokenTimes: []time.Duration{ms(10), ms(20), ms(30)}},
+	}
+	if c, ok := tokenConcurrency(recs); !ok || math.Abs(c-1.6) > 1e-9 {
+		t.Fatalf("token concurrency = %v, %v; want 1.6", c, ok)
+	}
+	// A failed request still held a slot but its tokens do not count.
+	recs[0].Err = "boom"
+	if c, ok := tokenConcurrency(recs); !ok || math.Abs(c-5.0/3) > 1e-9 {
+		t.Fatalf("with B failed: %v, %v; want A's 1, 2, 2 over 3 tokens", c, ok)
+	}
+	if _, ok := tokenConcurrency(nil); ok {
+		t.Fatal("no records, no concurrency")
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	good := Config{BaseURL: "http://x", Model: "m", ISL: 10, OSL: 5, Concurrency: 1, RequestCount: 1}
 	if err := good.Validate(); err != nil {

@@ -82,6 +82,10 @@ func TestAgainstMocker(t *testing.T) {
 			if st.Tokens != wantGen || st.Success != wantOK || st.Running != 0 || st.Waiting != 0 {
 				t.Fatalf("server stats %+v; want %d tokens, %d successes, nothing running", st, wantGen, wantOK)
 			}
+			// The pool keeps conc requests outstanding for every token.
+			if c := e.EffectiveConcurrency; c == nil || c.Avg < 0.9*float64(conc) || c.Avg > float64(conc) {
+				t.Errorf("effective_concurrency = %+v, want within 10%% below %d", c, conc)
+			}
 			t.Logf("conc %d: ttft avg %.2f p99 %.2f ms, itl avg %.2f ms", conc, e.TimeToFirstToken.Avg, *e.TimeToFirstToken.P99, e.InterTokenLatency.Avg)
 		})
 	}

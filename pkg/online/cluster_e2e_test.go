@@ -59,7 +59,7 @@ func createSmallDGDR(t *testing.T, c client.Client, name string) {
 }
 
 // tune makes the Jobs fit the harness: a port per engine, a 4× faster
-// simulator, quick polling; crash adds a flag the engine refuses.
+// simulator with a small KV cache, quick polling; crash adds a flag the engine refuses.
 func tune(crash bool) func(*online.Options) {
 	return func(o *online.Options) {
 		o.EnginePort = online.FreePort
@@ -67,6 +67,7 @@ func tune(crash bool) func(*online.Options) {
 		o.EngineRestartLimit = 1
 		o.Template.WorkerImage = "ghcr.io/kubectl-dgdr/dgdr-worker:test"
 		o.Template.Mocker.TimeScale = 0.25
+		o.Template.Mocker.NumGPUBlocks = online.TestKVBlocks
 		o.Template.ReadyTimeout = time.Minute
 		if crash {
 			o.Template.EngineArgs = []string{"--no-such-flag"}

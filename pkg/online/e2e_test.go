@@ -78,10 +78,18 @@ func (pc profileCase) config(t testing.TB) (profiler.Config, *estimator.Estimato
 	}, est
 }
 
+// testKVBlocks caps the mocker's KV cache at 70,400 tokens: 64 sequences
+// of smallCase's 1,100 tokens. The estimator's capacity (552 at TP=1,
+// 2,000 at TP=4) is more streams than a busy 2-core host can drive at
+// 4× speed; the load generator then falls behind and measures smaller
+// batches than asked.
+const testKVBlocks = 4400
+
 func mockerTemplate() jobs.Spec {
 	return jobs.Spec{
 		Backend: jobs.BackendMocker, WorkerImage: "ghcr.io/kubectl-dgdr/dgdr-worker:test", GPUsPerNode: 8,
-		Mocker:       jobs.MockerSpec{EstimatorModel: testModel, System: "h100_sxm", Backend: "vllm", TimeScale: 0.25},
+		Mocker: jobs.MockerSpec{EstimatorModel: testModel, System: "h100_sxm", Backend: "vllm", TimeScale: 0.25,
+			NumGPUBlocks: testKVBlocks},
 		ReadyTimeout: time.Minute, ActiveDeadlineSeconds: 600,
 	}
 }
@@ -120,6 +128,18 @@ func newMeasurer(t testing.TB, d *v1alpha1.DynamoGraphDeploymentRequest, tmpl jo
 	return m
 }
 
+// kvCapped is the simulation with the mocker's KV cache, so that both
+// sweep the same concurrencies.
+type kvCapped struct {
+	*profiler.Simulation
+	tokens int
+}
+
+func (k kvCapped) MaxKVTokens(ctx context.Context, m results.Mapping) (int, error) {
+	kv, err := k.Simulation.MaxKVTokens(ctx, m)
+	return min(kv, k.tokens*max(m.AttnDP, 1)), err
+}
+
 // gpuStep is how many GPU-count steps apart two mappings are.
 func gpuStep(counts []int, a, b results.Mapping) int {
 	i, j := slices.Index(counts, a.N), slices.Index(counts, b.N)
@@ -134,7 +154,7 @@ func TestOnlineProfileMatchesSimulation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	cfg, est := smallCase.config(t)
-	sim, err := (&profiler.Profiler{Measurer: profiler.NewSimulation(est)}).Run(ctx, cfg)
+	sim, err := (&profiler.Profiler{Measurer: kvCapped{profiler.NewSimulation(est), testKVBlocks * 16}}).Run(ctx, cfg)
 	if err != nil {
 		t.Fatalf("simulation: %v", err)
 	}
@@ -152,6 +172,9 @@ func TestOnlineProfileMatchesSimulation(t *testing.T) {
 	sp, sd := sim.Selection.Prefill.Mapping, sim.Selection.Decode.Mapping
 	op, od := r.Selection.Prefill.Mapping, r.Selection.Decode.Mapping
 	t.Logf("simulation: prefill %s decode %s; online: prefill %s decode %s", sp.Label(), sd.Label(), op.Label(), od.Label())
+	for _, p := range r.Decode {
+		t.Logf("decode %s concurrency %d: ITL %.2f ms, %.0f tokens/s/GPU", p.Mapping.Label(), p.Concurrency, p.ITLMs, p.ThptPerGPU)
+	}
 	if gpuStep(r.Plan.GPUCounts, sp, op) > 1 || gpuStep(r.Plan.GPUCounts, sd, od) > 1 {
 		t.Errorf("online selection (prefill %s, decode %s) is more than one GPU step from the simulation's (prefill %s, decode %s)",
 			op.Label(), od.Label(), sp.Label(), sd.Label())

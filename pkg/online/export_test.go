@@ -16,3 +16,6 @@ func E2EEnv(t *testing.T) *testenv.Env {
 
 // FreePort gives each engine its own port on this host.
 var FreePort = freePort
+
+// TestKVBlocks is the mocker's KV cache in the e2e tests.
+const TestKVBlocks = testKVBlocks

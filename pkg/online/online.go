@@ -72,6 +72,8 @@ type Options struct {
 	OnJob func(JobEvent)
 	// Logf, when set, gets one line per decision (created, reused, ...).
 	Logf func(format string, args ...any)
+	// Warnf, when set, gets the workers' warnings (else Logf does).
+	Warnf func(format string, args ...any)
 }
 
 func (o *Options) validate() error {
@@ -143,6 +145,14 @@ func (o *Measurer) logf(format string, args ...any) {
 	if o.opts.Logf != nil {
 		o.opts.Logf(format, args...)
 	}
+}
+
+func (o *Measurer) warnf(format string, args ...any) {
+	if o.opts.Warnf != nil {
+		o.opts.Warnf(format, args...)
+		return
+	}
+	o.logf(format, args...)
 }
 
 // timeScale undoes the mocker's --time-scale so that measurements read as
@@ -255,27 +265,28 @@ func (o *Measurer) MaxKVTokens(ctx context.Context, m results.Mapping) (int, err
 	return 0, nil
 }
 
-// DecodeITL implements profiler.Measurer.
-func (o *Measurer) DecodeITL(ctx context.Context, m results.Mapping, isl, osl, concurrency int) (float64, error) {
+// Decode implements profiler.Measurer with the engine's measured ITL and
+// output throughput (profiler.md §7.4), both undoing --time-scale.
+func (o *Measurer) Decode(ctx context.Context, m results.Mapping, isl, osl, concurrency int) (profiler.DecodeSample, error) {
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return profiler.DecodeSample{}, err
 	}
 	ts := o.find(m, jobs.PhaseDecode, jobs.PhaseDecodeGrid)
 	if len(ts) == 0 {
-		return 0, notPrepared(fmt.Sprintf("decode at isl %d, osl %d, concurrency %d", isl, osl, concurrency), m)
+		return profiler.DecodeSample{}, notPrepared(fmt.Sprintf("decode at isl %d, osl %d, concurrency %d", isl, osl, concurrency), m)
 	}
 	for _, t := range ts {
 		if t.err != nil {
-			return 0, t.err
+			return profiler.DecodeSample{}, t.err
 		}
 		for _, p := range t.result.Decode {
 			if p.ISL == isl && p.OSL == osl && p.Concurrency == concurrency {
-				return p.ITLMs / o.timeScale(), nil
+				return profiler.DecodeSample{ITLMs: p.ITLMs / o.timeScale(), ThptPerGPU: p.ThptPerGPU * o.timeScale()}, nil
 			}
 		}
 	}
 	o.logf("%s: no ITL at isl %d, osl %d, concurrency %d (%s)", m.Label(), isl, osl, concurrency, warnings(ts))
-	return math.NaN(), nil
+	return profiler.DecodeSample{ITLMs: math.NaN(), ThptPerGPU: math.NaN()}, nil
 }
 
 func warnings(ts []*task) string {

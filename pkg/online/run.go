@@ -144,6 +144,9 @@ func (o *Measurer) finish(t *task, res *worker.Result, err error) {
 		o.emit(t, StateFailed, msg)
 		return
 	}
+	for _, w := range res.Warnings {
+		o.warnf("job/%s (%s): %s", t.name, t.label(), w)
+	}
 	o.emit(t, StateDone, fmt.Sprintf("%d prefill / %d decode points", len(res.Prefill), len(res.Decode)))
 }
 

@@ -22,8 +22,21 @@ type Measurer interface {
 	PrefillTTFT(ctx context.Context, m results.Mapping, isl int) (float64, error)
 	// MaxKVTokens is the engine's KV capacity over all attention-DP ranks.
 	MaxKVTokens(ctx context.Context, m results.Mapping) (int, error)
-	// DecodeITL is the mean ITL in ms of concurrency sequences of isl+osl tokens.
-	DecodeITL(ctx context.Context, m results.Mapping, isl, osl, concurrency int) (float64, error)
+	// Decode measures concurrency sequences of isl+osl tokens.
+	Decode(ctx context.Context, m results.Mapping, isl, osl, concurrency int) (DecodeSample, error)
+}
+
+// DecodeSample is one decode measurement (profiler.md §7.4). The estimator
+// derives the throughput from the ITL; an engine's is measured, since a
+// load generator that cannot keep every request in flight delivers less
+// than concurrency / ITL.
+type DecodeSample struct {
+	ITLMs      float64
+	ThptPerGPU float64
+}
+
+func (d DecodeSample) valid() bool {
+	return finite(d.ITLMs) && d.ITLMs > 0 && finite(d.ThptPerGPU) && d.ThptPerGPU > 0
 }
 
 // SkipError means the mapping cannot run (does not fit, never got ready):
@@ -99,19 +112,21 @@ func (s *Simulation) MaxKVTokens(ctx context.Context, m results.Mapping) (int, e
 	return s.Est.MaxKVTokens(toEst(m))
 }
 
-// DecodeITL implements Measurer: the step time at the average context
+// Decode implements Measurer: the step time at the average context
 // isl + osl/2 (the estimator's step time is affine in context, §3.4).
-func (s *Simulation) DecodeITL(ctx context.Context, m results.Mapping, isl, osl, concurrency int) (float64, error) {
+func (s *Simulation) Decode(ctx context.Context, m results.Mapping, isl, osl, concurrency int) (DecodeSample, error) {
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return DecodeSample{}, err
 	}
 	s.Log.Infof("Using ai-configurator to estimate decode latency.")
 	itl, err := s.Est.DecodeITL(toEst(m), concurrency, float64(isl)+float64(osl)/2)
-	if err == nil {
-		s.Log.Infof("Estimated decode ITL: %.2fms", itl)
-		s.Log.Infof("Estimated decode throughput per GPU: %.2f tokens/s/GPU", float64(concurrency)*1000/itl/float64(m.N))
+	if err != nil {
+		return DecodeSample{}, err
 	}
-	return itl, err
+	d := DecodeSample{ITLMs: itl, ThptPerGPU: DecodeThroughputPerGPU(concurrency, itl, m)}
+	s.Log.Infof("Estimated decode ITL: %.2fms", d.ITLMs)
+	s.Log.Infof("Estimated decode throughput per GPU: %.2f tokens/s/GPU", d.ThptPerGPU)
+	return d, nil
 }
 
 // ModelInfoFrom derives the profiler's model facts from an estimator model,

@@ -260,7 +260,7 @@ func (p *Profiler) sweepDecode(ctx context.Context, r *results.Results, cfg Conf
 		log.Infof("Sweeping num_request range based on maximum number of kv tokens: %s", PyInts(concs))
 		best := math.Inf(1)
 		for _, n := range concs {
-			itl, err := p.Measurer.DecodeITL(ctx, m, isl, osl, n)
+			d, err := p.Measurer.Decode(ctx, m, isl, osl, n)
 			if err != nil {
 				if s, ok := IsSkip(err); ok {
 					log.Warnf("%s", s.Reason)
@@ -268,13 +268,13 @@ func (p *Profiler) sweepDecode(ctx context.Context, r *results.Results, cfg Conf
 				}
 				return fmt.Errorf("decode %s at concurrency %d: %w", m.Label(), n, err)
 			}
-			if !finite(itl) || itl <= 0 {
-				log.Warnf("Failed to extract decode metrics for %s at concurrency %d: got %v", m.Label(), n, itl)
+			if !d.valid() {
+				log.Warnf("Failed to extract decode metrics for %s at concurrency %d: got ITL %v, throughput %v", m.Label(), n, d.ITLMs, d.ThptPerGPU)
 				continue
 			}
 			r.Decode = append(r.Decode, results.DecodePoint{Mapping: m, Concurrency: n, ContextLength: float64(isl) + float64(osl)/2,
-				ITLMs: itl, ThptPerGPU: DecodeThroughputPerGPU(n, itl, m), MaxKVTokens: kv})
-			best = math.Min(best, itl)
+				ITLMs: d.ITLMs, ThptPerGPU: d.ThptPerGPU, MaxKVTokens: kv})
+			best = math.Min(best, d.ITLMs)
 		}
 		if len(concs) == 0 {
 			log.Warnf("max_kv_tokens %d is too small for isl %d + osl %d, skipping.", kv, isl, osl)
@@ -413,21 +413,21 @@ func (p *Profiler) decodeGrid(ctx context.Context, m results.Mapping, isls []int
 			break
 		}
 		for _, n := range NumRequestRange(m.AttnDP, maxConc, g) {
-			itl, err := p.Measurer.DecodeITL(ctx, m, isl, osl, n)
+			d, err := p.Measurer.Decode(ctx, m, isl, osl, n)
 			if _, ok := IsSkip(err); ok {
 				continue
 			}
 			if err != nil {
 				return nil, fmt.Errorf("decode interpolation %s at isl %d, concurrency %d: %w", m.Label(), isl, n, err)
 			}
-			if !finite(itl) || itl <= 0 {
+			if !d.valid() {
 				continue
 			}
 			ctxLen := float64(isl) + float64(osl)/2
 			out.KVUsage = append(out.KVUsage, ctxLen*float64(n)/float64(kv))
 			out.ContextLength = append(out.ContextLength, ctxLen)
-			out.ITLMs = append(out.ITLMs, itl)
-			out.ThptPerGPU = append(out.ThptPerGPU, DecodeThroughputPerGPU(n, itl, m))
+			out.ITLMs = append(out.ITLMs, d.ITLMs)
+			out.ThptPerGPU = append(out.ThptPerGPU, d.ThptPerGPU)
 		}
 	}
 	return out, nil

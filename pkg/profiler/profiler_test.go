@@ -1,12 +1,14 @@
 package profiler
 
 import (
+	"math"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/estimator"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profileconfig"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
 )
 
 func simulate(t *testing.T, model, system, backend string, space SearchSpace, sla profileconfig.SLA, aic bool) (*Profiler, Config) {
@@ -143,6 +145,44 @@ func TestDryRunMeasuresNothing(t *testing.T) {
 	}
 	if f.calls != 0 || !r.DryRun || !reflect.DeepEqual(r.Plan.GPUCounts, []int{1, 2, 4, 8}) || r.Plan.EstimatedGPUHours <= 0 {
 		t.Errorf("calls %d, plan %+v", f.calls, r.Plan)
+	}
+}
+
+// An engine's decode throughput is what it delivered, not concurrency /
+// ITL: a load generator that cannot keep every request in flight delivers
+// less (§7.4, online row). Here every point meets the ITL, the formula
+// would favour TP=1, and the measured throughput favours TP=2.
+func TestDecodeUsesMeasuredThroughput(t *testing.T) {
+	measured := func(m results.Mapping, n int, itl float64) float64 {
+		return float64(n) * 1000 / itl / float64(m.N) * map[int]float64{1: 0.1, 2: 1, 4: 0.5, 8: 0.5}[m.N]
+	}
+	f := &fakeMeasurer{kv: 1 << 20, thpt: measured,
+		ttft: func(results.Mapping, int) float64 { return 10 },
+		itl:  func(results.Mapping, int, int, int) float64 { return 5 }}
+	p := &Profiler{Measurer: f, Log: NewLogger(nil)}
+	r, err := p.Run(t.Context(), Config{Model: ModelInfo{Name: "m", MaxContext: 16384, Heads: 32, KVHeads: 8, SizeMiB: 16384},
+		Hardware: Hardware{GPUsPerNode: 8, VRAMMiB: 81920}, SLA: profileconfig.SLA{ISL: 3000, OSL: 500, TTFT: 50, ITL: 10},
+		PrefillGranularity: 4, DecodeGranularity: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range r.Decode {
+		if want := measured(d.Mapping, d.Concurrency, d.ITLMs); d.ThptPerGPU != want {
+			t.Errorf("%s at %d: throughput %v, want the measured %v", d.Mapping.Label(), d.Concurrency, d.ThptPerGPU, want)
+		}
+	}
+	if got := r.Selection.Decode.Mapping.N; got != 2 {
+		t.Errorf("decode selection %s: want TP=2, the highest measured throughput", r.Selection.Decode.Mapping.Label())
+	}
+	g := r.DecodeInterpolation
+	if g == nil || len(g.ThptPerGPU) == 0 {
+		t.Fatal("no decode interpolation")
+	}
+	// TP=2 was selected: its grid carries the measured values (n / ITL / 2).
+	for i, v := range g.ThptPerGPU {
+		if n := g.KVUsage[i] * float64(g.MaxKVTokens) / g.ContextLength[i]; math.Abs(v-n*1000/5/2) > 1e-6*v {
+			t.Errorf("grid point %d: throughput %v, want %v", i, v, n*1000/5/2)
+		}
 	}
 }
 

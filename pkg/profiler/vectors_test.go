@@ -99,6 +99,7 @@ type fakeMeasurer struct {
 	kv    int
 	ttft  func(m results.Mapping, isl int) float64
 	itl   func(m results.Mapping, isl, osl, n int) float64
+	thpt  func(m results.Mapping, n int, itl float64) float64 // nil: the estimator's formula
 	skip  map[string]bool
 	calls int
 }
@@ -117,9 +118,13 @@ func (f *fakeMeasurer) MaxKVTokens(_ context.Context, m results.Mapping) (int, e
 	}
 	return f.kv, nil
 }
-func (f *fakeMeasurer) DecodeITL(_ context.Context, m results.Mapping, isl, osl, n int) (float64, error) {
+func (f *fakeMeasurer) Decode(_ context.Context, m results.Mapping, isl, osl, n int) (DecodeSample, error) {
 	f.calls++
-	return f.itl(m, isl, osl, n), nil
+	itl := f.itl(m, isl, osl, n)
+	if f.thpt != nil {
+		return DecodeSample{ITLMs: itl, ThptPerGPU: f.thpt(m, n, itl)}, nil
+	}
+	return DecodeSample{ITLMs: itl, ThptPerGPU: DecodeThroughputPerGPU(n, itl, m)}, nil
 }
 
 func TestDecodeGridTV07(t *testing.T) {

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -120,4 +121,31 @@ func FuzzParsers(f *testing.F) {
 		_, _ = KVFromTRTLLMStats([]byte(metrics), 2)
 		_, _ = KVFromSGLangServerInfo([]byte(metrics), 2)
 	})
+}
+
+func TestClientBoundWarning(t *testing.T) {
+	export := func(c float64) loadgen.Export {
+		return loadgen.Export{EffectiveConcurrency: loadgen.Scalar("requests", c)}
+	}
+	cases := []struct {
+		n    int
+		e    loadgen.Export
+		warn bool
+	}{
+		{64, export(64), false},
+		{64, export(49), false}, // within ClientBoundRatio
+		{64, export(40), true},
+		{2000, export(230), true},
+		{2, export(1), false},         // too few requests to judge
+		{64, loadgen.Export{}, false}, // no tokens, nothing to judge
+	}
+	for _, c := range cases {
+		w := clientBound(1000, c.n, c.e)
+		if (w != "") != c.warn {
+			t.Errorf("concurrency %d, effective %+v: warning %q, want one: %v", c.n, c.e.EffectiveConcurrency, w, c.warn)
+		}
+		if c.warn && (!strings.Contains(w, fmt.Sprintf("concurrency %d:", c.n)) || !strings.Contains(w, "load generator")) {
+			t.Errorf("warning %q does not name the concurrency and the cause", w)
+		}
+	}
 }

@@ -323,6 +323,10 @@ func (r *Runner) decode(ctx context.Context, t Task, res *Result) error {
 						ITLMs: e.InterTokenLatency.Avg, ThptPerGPU: e.OutputTokenThroughput.Avg / float64(max(t.Mapping.N, 1)),
 						ContextLength: ctxLen, KVUsage: ctxLen * float64(n) / float64(kv), AIPerf: e})
 					r.logf("decode %s isl %d n %d: ITL %.2f ms", t.Mapping.Label(), isl, n, e.InterTokenLatency.Avg)
+					if w := clientBound(isl, n, e); w != "" {
+						res.Warnings = append(res.Warnings, w)
+						r.logf("%s", w)
+					}
 					continue
 				}
 				err = err2
@@ -341,6 +345,21 @@ func (r *Runner) decode(ctx context.Context, t Task, res *Result) error {
 		return fmt.Errorf("no decode point was measured (max_kv_tokens=%d): %s", kv, strings.Join(res.Warnings, "; "))
 	}
 	return nil
+}
+
+// ClientBoundRatio is the share of the asked concurrency below which a
+// decode point is reported as limited by the load generator.
+const ClientBoundRatio = 0.75
+
+// clientBound warns when fewer requests were in flight than asked: the
+// ITL is then that of a smaller batch and the point flatters the engine.
+func clientBound(isl, n int, e loadgen.Export) string {
+	c := e.EffectiveConcurrency
+	if c == nil || n < 4 || c.Avg >= ClientBoundRatio*float64(n) {
+		return ""
+	}
+	return fmt.Sprintf("isl %d concurrency %d: only %.0f requests were in flight on average; the load generator, not the engine, limited this point (give the measure container more CPU)",
+		isl, n, c.Avg)
 }
 
 // Summary is the short termination message (≤ 4 KiB).
