@@ -245,6 +245,7 @@ func printTable(w io.Writer, e lg.Export) {
 	row("input_sequence_length", e.InputSequenceLength)
 	row("output_sequence_length", e.OutputSequenceLength)
 	row("request_count", e.RequestCount)
+	row("effective_concurrency", e.EffectiveConcurrency)
 	row("error_request_count", e.ErrorRequestCount)
 	_ = tw.Flush()
 }

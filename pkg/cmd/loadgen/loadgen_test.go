@@ -31,7 +31,8 @@ func TestLoadgenCommand(t *testing.T) {
 	if err := cmd.ExecuteContext(context.Background()); err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
 	}
-	if !strings.Contains(out.String(), "time_to_first_token") || !strings.Contains(out.String(), "inter_token_latency") {
+	if !strings.Contains(out.String(), "time_to_first_token") || !strings.Contains(out.String(), "inter_token_latency") ||
+		!strings.Contains(out.String(), "effective_concurrency") {
 		t.Fatalf("table lacks the metrics:\n%s", out.String())
 	}
 	b, err := os.ReadFile(export)
@@ -42,6 +43,9 @@ func TestLoadgenCommand(t *testing.T) {
 	_ = json.Unmarshal(b, &m) // non-object values (start_time) fail per key; the stats still decode
 	if m["request_count"]["avg"] != 6.0 || m["output_sequence_length"]["avg"] != 4.0 || m["time_to_first_token"]["unit"] != "ms" {
 		t.Fatalf("export: request_count %v, output_sequence_length %v, ttft unit %v", m["request_count"], m["output_sequence_length"], m["time_to_first_token"]["unit"])
+	}
+	if c, _ := m["effective_concurrency"]["avg"].(float64); c <= 1 || c > 2 {
+		t.Errorf("effective_concurrency %v: want above 1 and at most the 2 asked", m["effective_concurrency"])
 	}
 	for _, k := range []string{"p50", "p90", "p99", "avg"} {
 		if _, ok := m["inter_token_latency"][k]; !ok {
