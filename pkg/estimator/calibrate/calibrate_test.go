@@ -1,9 +1,13 @@
 package calibrate
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -45,49 +49,69 @@ func relDiff(a, b float64) float64 {
 // The committed coefficients must be what `make calibrate` produces now.
 func TestCommittedCoefficientsMatchFit(t *testing.T) {
 	got := report(t).Fitted
-	want := estimator.DefaultCoefficients()
-	const tol = 1e-6
-	check := func(name string, a, b float64) {
-		if relDiff(a, b) > tol {
-			t.Errorf("%s: refit %v, committed %v: run `make calibrate` and commit the result", name, a, b)
+	for _, d := range diffFloats("", reflect.ValueOf(*got), reflect.ValueOf(*estimator.DefaultCoefficients()), 1e-6) {
+		t.Errorf("%s: run `make calibrate` and commit the result", d)
+	}
+}
+
+// diffFloats walks two values of the same type (structs, maps, arrays of
+// float64) and names every number that differs by more than tol (relative),
+// and every map key present on one side only.
+func diffFloats(path string, a, b reflect.Value, tol float64) []string {
+	switch a.Kind() {
+	case reflect.Float64:
+		if relDiff(a.Float(), b.Float()) > tol {
+			return []string{fmt.Sprintf("%s: refit %v, committed %v", path, a.Float(), b.Float())}
 		}
-	}
-	check("GemmEffMax", got.GemmEffMax, want.GemmEffMax)
-	check("GemmMHalf", got.GemmMHalf, want.GemmMHalf)
-	check("GemmFloorUs", got.GemmFloorUs, want.GemmFloorUs)
-	check("ComputeScale", got.ComputeScale, want.ComputeScale)
-	check("FP8Eff", got.FP8Eff, want.FP8Eff)
-	check("FP4Eff", got.FP4Eff, want.FP4Eff)
-	check("BlackwellComputeScale", got.BlackwellComputeScale, want.BlackwellComputeScale)
-	check("BWEff", got.BWEff, want.BWEff)
-	check("ElemUs", got.ElemUs, want.ElemUs)
-	check("AttnPrefillEffMax", got.AttnPrefillEffMax, want.AttnPrefillEffMax)
-	check("AttnPrefillSHalf", got.AttnPrefillSHalf, want.AttnPrefillSHalf)
-	check("AttnPrefillHill", got.AttnPrefillHill, want.AttnPrefillHill)
-	check("AttnDecodeBWEff", got.AttnDecodeBWEff, want.AttnDecodeBWEff)
-	check("AttnDecodeFloorUs", got.AttnDecodeFloorUs, want.AttnDecodeFloorUs)
-	for k, a := range got.AllReduce {
-		b := want.AllReduce[k]
-		for i := range a.LatencyUs {
-			check("AllReduce["+k+"].LatencyUs", a.LatencyUs[i], b.LatencyUs[i])
-			check("AllReduce["+k+"].BusGBs", a.BusGBs[i], b.BusGBs[i])
+	case reflect.Struct:
+		var out []string
+		for i := 0; i < a.NumField(); i++ {
+			out = append(out, diffFloats(path+"."+a.Type().Field(i).Name, a.Field(i), b.Field(i), tol)...)
 		}
+		return out
+	case reflect.Array:
+		var out []string
+		for i := 0; i < a.Len(); i++ {
+			out = append(out, diffFloats(fmt.Sprintf("%s[%d]", path, i), a.Index(i), b.Index(i), tol)...)
+		}
+		return out
+	case reflect.Map:
+		var out []string
+		for _, k := range a.MapKeys() {
+			bv := b.MapIndex(k)
+			if !bv.IsValid() {
+				out = append(out, fmt.Sprintf("%s[%v]: refit has it, committed does not", path, k))
+				continue
+			}
+			out = append(out, diffFloats(fmt.Sprintf("%s[%v]", path, k), a.MapIndex(k), bv, tol)...)
+		}
+		for _, k := range b.MapKeys() {
+			if !a.MapIndex(k).IsValid() {
+				out = append(out, fmt.Sprintf("%s[%v]: committed has it, refit does not", path, k))
+			}
+		}
+		return out
 	}
-	if len(got.Backends) != len(want.Backends) || len(got.AllReduce) != len(want.AllReduce) {
-		t.Errorf("backend/all-reduce tables differ: %d/%d vs %d/%d", len(got.Backends), len(got.AllReduce), len(want.Backends), len(want.AllReduce))
+	return nil
+}
+
+func TestDiffFloats(t *testing.T) {
+	a, b := estimator.DefaultCoefficients(), estimator.DefaultCoefficients()
+	if d := diffFloats("", reflect.ValueOf(*a), reflect.ValueOf(*b), 1e-6); len(d) != 0 {
+		t.Fatalf("identical coefficients differ: %v", d)
 	}
-	for k, a := range got.Backends {
-		b := want.Backends[k]
-		check(k+".StepMs", a.StepMs, b.StepMs)
-		check(k+".StepTPMs", a.StepTPMs, b.StepTPMs)
-		check(k+".PerSeqUs", a.PerSeqUs, b.PerSeqUs)
-		check(k+".RequestMs", a.RequestMs, b.RequestMs)
-		check(k+".ARLatencyScale", a.ARLatencyScale, b.ARLatencyScale)
-		check(k+".QueueGain", a.QueueGain, b.QueueGain)
-		check(k+".BurstGain", a.BurstGain, b.BurstGain)
-		check(k+".QueueStepGain", a.QueueStepGain, b.QueueStepGain)
-		check(k+".MixGain", a.MixGain, b.MixGain)
-		check(k+".LoadedRequestMs", a.LoadedRequestMs, b.LoadedRequestMs)
+	b.BWEff *= 1.01
+	v := b.Backends["vllm"]
+	v.StepMs += 1
+	b.Backends["vllm"] = v
+	b.AllReduce["h100"] = estimator.AllReduceFit{}
+	b.GenerationStepMs["x/y"] = 1
+	d := diffFloats("", reflect.ValueOf(*a), reflect.ValueOf(*b), 1e-6)
+	want := []string{".BWEff", ".Backends[vllm].StepMs", ".AllReduce[h100].LatencyUs[0]", ".GenerationStepMs[x/y]: committed has it"}
+	for _, w := range want {
+		if !slices.ContainsFunc(d, func(s string) bool { return strings.HasPrefix(s, w) }) {
+			t.Errorf("diff %v does not name %s", d, w)
+		}
 	}
 }
 

@@ -65,7 +65,12 @@ func readCSV(path string) (*table, error) {
 		return nil, err
 	}
 	defer f.Close()
-	r := csv.NewReader(f)
+	return parseCSV(f, path)
+}
+
+// parseCSV reads CSV text with a header line; name labels errors.
+func parseCSV(in io.Reader, path string) (*table, error) {
+	r := csv.NewReader(in)
 	r.FieldsPerRecord = -1
 	head, err := r.Read()
 	if err != nil {
