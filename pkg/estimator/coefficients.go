@@ -1,9 +1,6 @@
 package estimator
 
-import (
-	"maps"
-	"sort"
-)
+import "maps"
 
 // BackendCoefficients are the fixed costs one serving engine adds.
 type BackendCoefficients struct {
@@ -93,15 +90,6 @@ func (c *Coefficients) Clone() *Coefficients {
 	out.GenerationStepMs = maps.Clone(c.GenerationStepMs)
 	out.MoEScale = maps.Clone(c.MoEScale)
 	return &out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // initialCoefficients are the spec's §3.7 starting values, before fitting.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	_ "embed"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 
@@ -31,7 +32,11 @@ type MemoryRow struct {
 
 // LoadMemoryRows parses the embedded engine memory table.
 func LoadMemoryRows() ([]MemoryRow, error) {
-	t, err := parseCSV(bytes.NewReader(engineMemoryCSV), "data/engine_memory.csv")
+	return parseMemoryRows(bytes.NewReader(engineMemoryCSV))
+}
+
+func parseMemoryRows(in io.Reader) ([]MemoryRow, error) {
+	t, err := parseCSV(in, "data/engine_memory.csv")
 	if err != nil {
 		return nil, err
 	}
@@ -44,12 +49,13 @@ func LoadMemoryRows() ([]MemoryRow, error) {
 		m := MemoryRow{Source: t.str(r, "source"), Engine: t.str(r, "engine"), Version: t.str(r, "version"), System: t.str(r, "system"),
 			Model: t.str(r, "model"), TP: atoi("tp"), MaxNumTokens: atoi("max_num_tokens"), ISL: atoi("isl"), OSL: atoi("osl"),
 			Slack: atoi("slack"), KVTokens: atoi("kv_tokens"), MaxSeqs: atoi("max_seqs"), Note: t.str(r, "note"), KVGiB: math.NaN()}
-		m.Fraction, _ = t.num(r, "fraction")
+		frac, ok := t.num(r, "fraction")
+		m.Fraction = frac
 		if v, ok := t.num(r, "kv_gib"); ok {
 			m.KVGiB = v
 		}
-		if m.TP < 1 || m.Fraction <= 0 || (math.IsNaN(m.KVGiB) && m.KVTokens == 0 && m.MaxSeqs == 0) {
-			return nil, fmt.Errorf("data/engine_memory.csv row %d: needs tp, fraction and one of kv_gib, kv_tokens, max_seqs", i+2)
+		if !ok || m.TP < 1 || m.Fraction <= 0 || m.Fraction > 1 || (math.IsNaN(m.KVGiB) && m.KVTokens == 0 && m.MaxSeqs == 0) {
+			return nil, fmt.Errorf("data/engine_memory.csv row %d: needs tp >= 1, a fraction in (0, 1] and one of kv_gib, kv_tokens, max_seqs", i+2)
 		}
 		out = append(out, m)
 	}
