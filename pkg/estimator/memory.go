@@ -238,26 +238,24 @@ func (e *Estimator) fraction(m Mapping) float64 {
 		return u
 	}
 	if e.opts.Backend == "sglang" {
-		return sglangMemFraction(e.sys.MemoryMiB, m.N, m.AttnDP, e.engine(m))
+		return sglangMemFraction(e.sys.MemoryMiB, m.N, e.engine(m))
 	}
 	return 0.9
 }
 
 // sglangMemFraction is mem_fraction_static as server_args.py
 // _handle_gpu_memory_settings derives it: reserve 512 MiB + 1.5 MiB per
-// chunked-prefill token + 2 MiB per CUDA-graph batch + tp/8 GiB (+ the
-// DP-attention padding), at least 10 GiB on GPUs above 60 GiB.
-func sglangMemFraction(memMiB, tp, dp int, cfg engineConfig) float64 {
+// chunked-prefill token + 2 MiB per CUDA-graph batch + tp/8 GiB, at least
+// 10 GiB on GPUs above 60 GiB. With DP attention the engine adds 3 (+1.5)
+// MiB × cuda_graph_max_bs × dp_size of padding, which is more than an 80 GB
+// GPU from dp ≈ 24 on; deployments with DP attention therefore set the
+// fraction themselves, and we take the derivation without that padding as
+// the value they set.
+func sglangMemFraction(memMiB, tp int, cfg engineConfig) float64 {
 	if memMiB <= 0 {
 		return 0.88 // the engine's own fallback when the capacity is unknown
 	}
 	reserved := 512 + 1.5*float64(max(cfg.batchTokens, 2048)) + 2*float64(cfg.graphBatch) + float64(tp)/8*1024
-	if dp > 1 {
-		reserved += 3 * float64(cfg.graphBatch*dp)
-		if cfg.graphBatch > 300 {
-			reserved += 1.5 * float64(cfg.graphBatch*dp)
-		}
-	}
 	mem := float64(memMiB)
 	if mem > 60*1024 {
 		reserved = math.Max(reserved, 10*1024)

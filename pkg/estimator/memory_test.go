@@ -65,20 +65,19 @@ func TestVLLMActivationTerms(t *testing.T) {
 // mem_fraction_static as SGLang's server_args.py derives it, by hand.
 func TestSGLangMemFraction(t *testing.T) {
 	for _, c := range []struct {
-		memMiB, tp, dp int
-		want           float64
+		memMiB, tp int
+		want       float64
 	}{
-		{81559, 1, 1, 0.835},  // H100: 512 + 1.5·8192 + 2·256 + 128 = 13440 MiB
-		{81559, 4, 1, 0.824},  // 512 + 12288 + 2·512 + 512 = 14336
-		{143771, 1, 1, 0.907}, // H200: 13440
-		{183359, 1, 1, 0.857}, // B200: 512 + 1.5·16384 + 1024 + 128 = 26240
-		{46068, 1, 1, 0.851},  // L40S: 512 + 1.5·4096 + 64 + 128 = 6848, no 10 GiB floor
-		{143771, 8, 8, 0.769}, // H200 DP attention: 14848 + 3·512·8 + 1.5·512·8 = 33280
-		{0, 1, 1, 0.88},       // capacity unknown: the engine's fallback
+		{81559, 1, 0.835},  // H100: 512 + 1.5·8192 + 2·256 + 128 = 13440 MiB
+		{81559, 4, 0.824},  // 512 + 12288 + 2·512 + 512 = 14336
+		{143771, 1, 0.907}, // H200: 13440
+		{143771, 8, 0.897}, // 512 + 12288 + 1024 + 1024 = 14848 (DP padding left out)
+		{183359, 1, 0.857}, // B200: 512 + 1.5·16384 + 1024 + 128 = 26240
+		{46068, 1, 0.851},  // L40S: 512 + 1.5·4096 + 64 + 128 = 6848, no 10 GiB floor
+		{0, 1, 0.88},       // capacity unknown: the engine's fallback
 	} {
-		cfg := sglangConfig(c.memMiB, c.tp)
-		if got := sglangMemFraction(c.memMiB, c.tp, c.dp, cfg); got != c.want {
-			t.Errorf("%d MiB tp %d dp %d: %g, want %g", c.memMiB, c.tp, c.dp, got, c.want)
+		if got := sglangMemFraction(c.memMiB, c.tp, sglangConfig(c.memMiB, c.tp)); got != c.want {
+			t.Errorf("%d MiB tp %d: %g, want %g", c.memMiB, c.tp, got, c.want)
 		}
 	}
 	// KV = fraction × (total − CUDA context) − weights, in 1-token pages.
