@@ -384,7 +384,10 @@ func TestInputErrors(t *testing.T) {
 	}
 }
 
-func TestEveryCatalogEntryAnswers(t *testing.T) {
+// forEachCatalogEstimator calls f with an estimator for every catalog
+// model on every system and backend.
+func forEachCatalogEstimator(t *testing.T, f func(name string, e *Estimator)) {
+	t.Helper()
 	for _, m := range catalog {
 		for _, s := range Systems() {
 			for _, be := range Backends() {
@@ -394,26 +397,32 @@ func TestEveryCatalogEntryAnswers(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s %s %s: %v", m.HFID, s, be, err)
 				}
-				for _, kind := range []string{"TP", "TEP", "DEP"} {
-					for _, n := range []int{1, 2, 4, 8, 16} {
-						mp := NewMapping(kind, n)
-						if _, err := e.CheckMapping(mp); err != nil {
-							continue
-						}
-						ttft, err1 := e.PrefillTTFT(mp, 3000)
-						itl, err2 := e.DecodeITL(mp, 16, 3075)
-						mem, err3 := e.Memory(mp)
-						if err1 != nil || err2 != nil || err3 != nil {
-							t.Fatalf("%s %s %s %s: %v %v %v", m.HFID, s, be, mp.Label(), err1, err2, err3)
-						}
-						if !(ttft > 0 && itl > 0) || math.IsInf(ttft, 0) || math.IsInf(itl, 0) || mem.MaxKVTokens < 0 {
-							t.Fatalf("%s %s %s %s: ttft %g itl %g kv %d", m.HFID, s, be, mp.Label(), ttft, itl, mem.MaxKVTokens)
-						}
-					}
-				}
+				f(m.HFID+" "+s+" "+be, e)
 			}
 		}
 	}
+}
+
+func TestEveryCatalogEntryAnswers(t *testing.T) {
+	forEachCatalogEstimator(t, func(name string, e *Estimator) {
+		for _, kind := range []string{"TP", "TEP", "DEP"} {
+			for _, n := range []int{1, 2, 4, 8, 16} {
+				mp := NewMapping(kind, n)
+				if _, err := e.CheckMapping(mp); err != nil {
+					continue
+				}
+				ttft, err1 := e.PrefillTTFT(mp, 3000)
+				itl, err2 := e.DecodeITL(mp, 16, 3075)
+				mem, err3 := e.Memory(mp)
+				if err1 != nil || err2 != nil || err3 != nil {
+					t.Fatalf("%s %s: %v %v %v", name, mp.Label(), err1, err2, err3)
+				}
+				if !(ttft > 0 && itl > 0) || math.IsInf(ttft, 0) || math.IsInf(itl, 0) || mem.MaxKVTokens < 0 {
+					t.Fatalf("%s %s: ttft %g itl %g kv %d", name, mp.Label(), ttft, itl, mem.MaxKVTokens)
+				}
+			}
+		}
+	})
 }
 
 func TestLookups(t *testing.T) {

@@ -62,9 +62,9 @@ const (
 	trtllmMinActivationBytes = 70 << 20
 )
 
-// trtllmNCCLGiB is NCCL's buffers by TP group size (AI Configurator
+// TRTLLMNCCLGiB is NCCL's buffers by TP group size (AI Configurator
 // misc.nccl_mem: 342 MiB for two GPUs, 392 MiB for four or more).
-func trtllmNCCLGiB(n int) float64 {
+func TRTLLMNCCLGiB(n int) float64 {
 	switch {
 	case n <= 1:
 		return 0
@@ -74,10 +74,10 @@ func trtllmNCCLGiB(n int) float64 {
 	return 392.0 / 1024
 }
 
-// trtllmActivationScale is AI Configurator's measured TensorRT-LLM
+// TRTLLMActivationScale is AI Configurator's measured TensorRT-LLM
 // activation multiplier per TP size (LLAMA family; MoE and MLA models twice
 // as much): activations = 2 · max_num_tokens · heads·head_dim · scale.
-func trtllmActivationScale(tp int, moe bool) float64 {
+func TRTLLMActivationScale(tp int, moe bool) float64 {
 	s := 5.0
 	switch {
 	case tp <= 1:
@@ -196,9 +196,9 @@ func (e *Estimator) engineMemory(m Mapping, cfg engineConfig) Memory {
 		out.BudgetGiBPerGPU = e.fraction(m) * (M - cudaContextGiB - commGiB(m.N))
 	case "trtllm":
 		out.BudgetGiBPerGPU = M
-		act := 2 * float64(cfg.batchTokens) * float64(md.Heads*md.headDim()) * trtllmActivationScale(m.TP, md.IsMoE() || md.IsMLA())
+		act := 2 * float64(cfg.batchTokens) * float64(md.Heads*md.headDim()) * TRTLLMActivationScale(m.TP, md.IsMoE() || md.IsMLA())
 		out.ActivationsGiBPerGPU = math.Max(act, trtllmMinActivationBytes) / gib
-		out.ReserveGiBPerGPU = trtllmOtherGiB + trtllmNCCLGiB(m.TP)
+		out.ReserveGiBPerGPU = trtllmOtherGiB + TRTLLMNCCLGiB(m.TP)
 	default:
 		out.BudgetGiBPerGPU = M * e.fraction(m)
 		sampler := vllmSamplerBytes * float64(cfg.maxSeqs) * float64(md.Vocab)

@@ -275,32 +275,25 @@ func TestMaxNumBatchedTokensValidation(t *testing.T) {
 // gains only the weights it no longer holds, and SGLang's reserve grows by
 // TP/8 GiB (2 GiB at TP 16, 5 % of an L40S): a loss of under 5 % is allowed there.
 func TestKVCapacityGrowsWithTP(t *testing.T) {
-	for _, m := range catalog {
-		for _, s := range Systems() {
-			for _, be := range Backends() {
-				md, _ := LookupModel(m.HFID)
-				sys, _ := LookupSystem(s)
-				e, err := New(md, sys, Options{Backend: be})
-				if err != nil {
-					t.Fatal(err)
-				}
-				prev := 0
-				for _, n := range []int{1, 2, 4, 8, 16} {
-					mp, err := e.CheckMapping(NewMapping("TP", n))
-					if err != nil {
-						continue
-					}
-					kv, _ := e.MaxKVTokens(mp)
-					slack := 1.0
-					if !md.IsMLA() && n > md.KVHeads {
-						slack = 0.95
-					}
-					if float64(kv) < slack*float64(prev) {
-						t.Errorf("%s %s %s: %d KV tokens at TP%d, fewer than %d at the TP before", m.HFID, s, be, kv, n, prev)
-					}
-					prev = kv
-				}
+	forEachCatalogEstimator(t, func(name string, e *Estimator) {
+		prev := 0
+		for _, n := range []int{1, 2, 4, 8, 16} {
+			mp, err := e.CheckMapping(NewMapping("TP", n))
+			if err != nil {
+				continue
 			}
+			kv, err := e.MaxKVTokens(mp)
+			if err != nil {
+				t.Fatalf("%s TP%d: %v", name, n, err)
+			}
+			slack := 1.0
+			if !e.model.IsMLA() && n > e.model.KVHeads {
+				slack = 0.95
+			}
+			if float64(kv) < slack*float64(prev) {
+				t.Errorf("%s: %d KV tokens at TP%d, fewer than %d at the TP before", name, kv, n, prev)
+			}
+			prev = kv
 		}
-	}
+	})
 }

@@ -130,7 +130,7 @@ func aicKVGiB(e *estimator.Estimator, r MemoryRow) float64 {
 	if tokens == 0 {
 		tokens = 8192
 	}
-	nonKV := mem.WeightsGiBPerGPU + aicActivationGiB(md, r.Engine, r.TP, tokens) + aicNCCLGiB(r.TP) + aicOtherGiB
+	nonKV := mem.WeightsGiBPerGPU + aicActivationGiB(md, r.Engine, r.TP, tokens) + estimator.TRTLLMNCCLGiB(r.TP) + aicOtherGiB
 	if r.Engine == "sglang" {
 		nonKV += 0.2 * aicOtherGiB // OTHERS_OVERHEAD_FRAC
 	}
@@ -141,49 +141,30 @@ func aicKVGiB(e *estimator.Estimator, r MemoryRow) float64 {
 }
 
 // aicActivationGiB is AI Configurator's activation reserve for tokens
-// tokens (LLAMA-family coefficients; MoE and MLA families double them;
-// SGLang's table is higher and gets 15 % on top).
+// tokens: TensorRT-LLM's measured table for vLLM and TensorRT-LLM, its
+// higher SGLang table with 15 % on top.
 func aicActivationGiB(md estimator.Model, engine string, tp, tokens int) float64 {
-	i := 3 // its table has TP 1, 2, 4 and 8 (and caps at 8)
-	switch {
-	case tp <= 1:
-		i = 0
-	case tp == 2:
-		i = 1
-	case tp < 8:
-		i = 2
-	}
-	c := []float64{11, 6.5, 5, 5}[i]
-	floor := 70.0 * (1 << 20)
+	moe := md.IsMoE() || md.IsMLA()
+	c, floor := estimator.TRTLLMActivationScale(tp, moe), 70.0*(1<<20)
 	if engine == "sglang" {
-		c = []float64{14, 8.5, 6.5, 6.5}[i]
+		c = map[bool]float64{true: 8.5, false: 6.5}[tp == 2]
+		if tp <= 1 {
+			c = 14
+		}
+		if moe {
+			c *= 2
+		}
 		floor = 90 * (1 << 20)
 	}
-	if md.IsMoE() || md.IsMLA() {
-		c *= 2
+	head := md.HeadDim
+	if head == 0 {
+		head = md.Hidden / md.Heads
 	}
-	act := math.Max(2*float64(tokens)*float64(md.Heads*aicHeadDim(md))*c, floor)
+	act := math.Max(2*float64(tokens)*float64(md.Heads*head)*c, floor)
 	if engine == "sglang" {
-		act *= 1.15
+		act *= 1.15 // ACTIVATION_OVERHEAD_FRAC
 	}
 	return act / (1 << 30)
-}
-
-func aicHeadDim(md estimator.Model) int {
-	if md.HeadDim > 0 {
-		return md.HeadDim
-	}
-	return md.Hidden / md.Heads
-}
-
-func aicNCCLGiB(tp int) float64 {
-	switch {
-	case tp <= 1:
-		return 0
-	case tp == 2:
-		return 342.0 / 1024
-	}
-	return 392.0 / 1024
 }
 
 // AICWrapperMaxBatch is the largest batch Dynamo's AI Configurator wrapper
@@ -195,7 +176,7 @@ func AICWrapperMaxBatch(e *estimator.Estimator, tp, isl, osl int) int {
 	mem, _ := e.Memory(estimator.NewMapping("TP", tp))
 	total := func(b int) float64 {
 		kv := float64(b*(isl+osl)) * mem.KVBytesPerToken / (1 << 30)
-		return mem.WeightsGiBPerGPU + aicActivationGiB(md, "trtllm", tp, isl*b) + kv + aicNCCLGiB(tp) + aicOtherGiB
+		return mem.WeightsGiBPerGPU + aicActivationGiB(md, "trtllm", tp, isl*b) + kv + estimator.TRTLLMNCCLGiB(tp) + aicOtherGiB
 	}
 	b := 0
 	for total(b+1) < sys.HBMGiB && b < 1<<20 {
