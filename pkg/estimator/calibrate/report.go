@@ -377,12 +377,15 @@ func (r *Report) memoryMarkdown(b *strings.Builder) {
 			}
 			return fmt.Sprintf("%+.1f", 100*(v/c.MeasuredGiB-1))
 		}
-		settings := ""
+		note := []string{}
 		if c.Row.ISL > 0 {
-			settings = fmt.Sprintf("; max_num_tokens %d, ISL %d, OSL %d", c.Row.MaxNumTokens, c.Row.ISL, c.Row.OSL)
+			note = append(note, fmt.Sprintf("max_num_tokens %d, ISL %d, OSL %d", c.Row.MaxNumTokens, c.Row.ISL, c.Row.OSL))
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %d | %.2f | %.2f | %.2f | %s | %.2f | %s | %s%s |\n", c.Row.Engine, c.Row.System, c.Row.Model, c.Row.TP, c.Row.Fraction,
-			c.MeasuredGiB, c.OursGiB, errOf(c.OursGiB), c.AICGiB, errOf(c.AICGiB), c.Row.Note, settings)
+		if c.Row.Note != "" {
+			note = append(note, c.Row.Note)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %d | %.2f | %.2f | %.2f | %s | %.2f | %s | %s |\n", c.Row.Engine, c.Row.System, c.Row.Model, c.Row.TP, c.Row.Fraction,
+			c.MeasuredGiB, c.OursGiB, errOf(c.OursGiB), c.AICGiB, errOf(c.AICGiB), strings.Join(note, "; "))
 	}
 	b.WriteString("\nIssue 16's example (Qwen3-32B, H200, TensorRT-LLM, ISL 4000 + OSL 500), KV tokens of the whole engine. AI Configurator's own KV budget agrees with ours; the 2× gap the issue saw is Dynamo's AI Configurator wrapper, which takes the largest batch B whose total memory with activations for ISL × B tokens fits and reports B × (ISL + OSL) — a static-batch bound, not what an engine with chunked scheduling allocates:\n\n")
 	b.WriteString("| TP | ours | AIC KV budget | AIC wrapper B × (ISL + OSL) | wrapper B |\n|---|---|---|---|---|\n")
