@@ -39,14 +39,14 @@ func RepoRoot(dir string) (string, error) {
 // DataDir is ../shared/data/groundtruth next to the repository root, or
 // $DGDR_GROUNDTRUTH when set.
 func DataDir(from string) (string, error) {
-	if d := os.Getenv("DGDR_GROUNDTRUTH"); d != "" {
-		return d, nil
+	d := os.Getenv("DGDR_GROUNDTRUTH")
+	if d == "" {
+		root, err := RepoRoot(from)
+		if err != nil {
+			return "", err
+		}
+		d = filepath.Join(root, "..", "shared", "data", "groundtruth")
 	}
-	root, err := RepoRoot(from)
-	if err != nil {
-		return "", err
-	}
-	d := filepath.Join(root, "..", "shared", "data", "groundtruth")
 	if _, err := os.Stat(d); err != nil {
 		return "", fmt.Errorf("calibration data not found at %s (set DGDR_GROUNDTRUTH): %w", d, err)
 	}

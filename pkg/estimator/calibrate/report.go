@@ -94,9 +94,8 @@ func sortedKeys[V any](m map[string]V) []string {
 func SystemBackend(r Row) string { return r.System + " / " + r.Backend }
 
 // HeldOut fits on every family but one and predicts that family.
-func HeldOut(dir string, rows []Row, family string) ([]Prediction, *estimator.Coefficients, error) {
-	preds, err := heldOutBy(dir, rows, func(r Row) bool { return r.Family == family })
-	return preds, nil, err
+func HeldOut(dir string, rows []Row, family string) ([]Prediction, error) {
+	return heldOutBy(dir, rows, func(r Row) bool { return r.Family == family })
 }
 
 // heldOutBy fits on the rows test rejects and predicts the rows it accepts.

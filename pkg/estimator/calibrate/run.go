@@ -31,7 +31,7 @@ func Run(dir string) (*Report, error) {
 	rep.InSample = Summarize(inSample, SystemBackend)
 	var heldShort []Prediction
 	for _, fam := range HeldOutFamilies {
-		preds, _, err := HeldOut(dir, rows, fam)
+		preds, err := HeldOut(dir, rows, fam)
 		if err != nil {
 			return nil, err
 		}
