@@ -26,8 +26,8 @@ import (
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/internal/testenv"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/admission"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
-	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cluster"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/webhook"
 )
 
@@ -87,7 +87,7 @@ func run(m *testing.M) (int, error) {
 	if err := waitDiscovery(ctx, env); err != nil {
 		return 1, err
 	}
-	sch, err := cluster.NewScheme()
+	sch, err := api.NewScheme()
 	if err != nil {
 		return 1, err
 	}

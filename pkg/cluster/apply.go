@@ -13,20 +13,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/dgd"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
-)
-
-// DryRun is the --dry-run strategy of apply.
-type DryRun int
-
-// The strategies kubectl knows.
-const (
-	DryRunNone DryRun = iota
-	DryRunClient
-	DryRunServer
 )
 
 // ApplyOptions tune Apply.
@@ -37,7 +28,9 @@ type ApplyOptions struct {
 	Overlay string
 	// Renderer renders Overlay; nil makes one.
 	Renderer *OverlayRenderer
-	DryRun   DryRun
+	// DryRun is kubectl's --dry-run strategy: client builds the DGD only,
+	// server sends it with dryRun=All.
+	DryRun cmdutil.DryRunStrategy
 	// ForceConflicts takes ownership of fields other managers own.
 	ForceConflicts bool
 	// Wait follows the DGD until it is ready, failed or Timeout passes.
@@ -95,7 +88,7 @@ func Apply(ctx context.Context, c *Clients, name, namespace string, opts ApplyOp
 		enforceManaged(obj, &d)
 	}
 	res := &ApplyResult{DGD: obj, State: d.Status.State}
-	if opts.DryRun == DryRunClient {
+	if opts.DryRun == cmdutil.DryRunClient {
 		return res, nil
 	}
 
@@ -115,7 +108,7 @@ func Apply(ctx context.Context, c *Clients, name, namespace string, opts ApplyOp
 	if opts.ForceConflicts {
 		applyOpts = append(applyOpts, client.ForceOwnership)
 	}
-	if opts.DryRun == DryRunServer {
+	if opts.DryRun == cmdutil.DryRunServer {
 		applyOpts = append(applyOpts, client.DryRunAll)
 	}
 	applied := obj.DeepCopy()
@@ -129,7 +122,7 @@ func Apply(ctx context.Context, c *Clients, name, namespace string, opts ApplyOp
 		}
 		return nil, fmt.Errorf("applying DynamoGraphDeployment %s/%s: %w", obj.GetNamespace(), obj.GetName(), err)
 	}
-	if opts.DryRun == DryRunServer {
+	if opts.DryRun == cmdutil.DryRunServer {
 		res.DGD = applied
 		return res, nil
 	}

@@ -10,13 +10,8 @@ import (
 	"io"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/dgd"
-	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
 )
 
 // FieldManager is the field manager of every write the plugin makes.
@@ -38,7 +33,7 @@ func OutputConfigMapName(dgdrName string) string { return OutputPrefix + dgdrNam
 // Clients is what the controller talks to the cluster with.
 type Clients struct {
 	// Client reads and writes DGDRs, DGDs, ConfigMaps, Nodes and Events. Its
-	// scheme must hold those types (NewScheme).
+	// scheme must hold those types (api.NewScheme).
 	Client client.Client
 	// Clock stamps conditions and events; nil means the real clock.
 	Clock clock.PassiveClock
@@ -49,17 +44,6 @@ func (c *Clients) now() time.Time {
 		return time.Now()
 	}
 	return c.Clock.Now()
-}
-
-// NewScheme holds every type the controller reads or writes.
-func NewScheme() (*runtime.Scheme, error) {
-	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, v1alpha1.AddToScheme, dgd.AddToScheme} {
-		if err := add(s); err != nil {
-			return nil, fmt.Errorf("building the scheme: %w", err)
-		}
-	}
-	return s, nil
 }
 
 // printf writes a progress line when w is set.

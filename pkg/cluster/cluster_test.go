@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profileconfig"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
@@ -96,7 +97,7 @@ func loadExample(t *testing.T, file string) *v1alpha1.DynamoGraphDeploymentReque
 
 func newFake(t *testing.T, funcs *interceptor.Funcs, objs ...client.Object) (client.WithWatch, *Clients) {
 	t.Helper()
-	s, err := NewScheme()
+	s, err := api.NewScheme()
 	if err != nil {
 		t.Fatal(err)
 	}

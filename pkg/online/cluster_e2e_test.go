@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cluster"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/online"
@@ -29,7 +30,7 @@ const smallConfig = `{"sla":{"isl":1000,"osl":100,"ttft":50,"itl":10},
 func clusterClients(t *testing.T) (*cluster.Clients, client.Client) {
 	env := online.E2EEnv(t)
 	ctrllog.SetLogger(logr.Discard())
-	s, err := cluster.NewScheme()
+	s, err := api.NewScheme()
 	if err != nil {
 		t.Fatal(err)
 	}
