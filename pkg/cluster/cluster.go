@@ -1,8 +1,9 @@
-// Package cluster is the client-side controller of `kubectl dgdr`: it
-// discovers GPUs from node labels, profiles a DGDR (simulation mode), writes
-// the results back to the cluster (status subresource, ConfigMaps, Events)
-// and applies the generated DynamoGraphDeployment. It replaces the upstream
-// operator's profiling flow with calls made by the plugin user.
+// Package cluster is the Kubernetes I/O of `kubectl dgdr`: GPU discovery
+// from node labels, DGDR status writes (conditions, events), the output and
+// planner ConfigMaps, and the server-side apply of the generated
+// DynamoGraphDeployment with its readiness follow-up. The profiling state
+// machine that drives these calls is pkg/profilerun; together they replace
+// the upstream operator's profiling flow with calls made by the plugin user.
 package cluster
 
 import (
@@ -30,7 +31,7 @@ const (
 // OutputConfigMapName is dgdr-output-<name>.
 func OutputConfigMapName(dgdrName string) string { return OutputPrefix + dgdrName }
 
-// Clients is what the controller talks to the cluster with.
+// Clients is what the plugin talks to the cluster with.
 type Clients struct {
 	// Client reads and writes DGDRs, DGDs, ConfigMaps, Nodes and Events. Its
 	// scheme must hold those types (api.NewScheme).
@@ -39,7 +40,8 @@ type Clients struct {
 	Clock clock.PassiveClock
 }
 
-func (c *Clients) now() time.Time {
+// Now is the clock's time (the real one when Clock is nil).
+func (c *Clients) Now() time.Time {
 	if c.Clock == nil {
 		return time.Now()
 	}

@@ -1,24 +1,26 @@
-package cluster
+// Package profilerun is the profiling state machine of `kubectl dgdr
+// profile` against a cluster. It takes one DGDR through small named steps,
+// load → validate → discover → pending → run → store → ready (spec/dgdr-api.md
+// §7), profiling in simulation mode (the estimator, on the client) or online
+// (Jobs on real engines or the engine simulator, through pkg/online). Every
+// read and write of the cluster goes through pkg/cluster.
+package profilerun
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/admission"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cluster"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/output"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profileconfig"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
@@ -38,7 +40,7 @@ type ProfileOptions struct {
 	// Timeout is the profiling deadline; 0 means DefaultSimulationTimeout.
 	Timeout time.Duration
 	// Apply is used when the DGDR has autoApply: true.
-	Apply ApplyOptions
+	Apply cluster.ApplyOptions
 	// Simulate profiles with the estimator even when the DGDR asks for
 	// online profiling (sweep.useAiConfigurator false).
 	Simulate bool
@@ -47,168 +49,280 @@ type ProfileOptions struct {
 	Online *Online
 }
 
-// Profile profiles the DGDR namespace/name on the client in simulation mode
-// and writes everything back (spec/dgdr-api.md §7, §8.2–§8.5): the state
-// machine Pending → Profiling → Ready/Failed with its conditions, events,
-// observedGeneration, the ConfigMaps dgdr-output-<name> and
-// planner-profile-data, profilingResults and generatedDeployment. With
-// autoApply it goes on into Apply. A DGDR already profiled is left as it is.
-func Profile(ctx context.Context, c *Clients, name, namespace string, opts ProfileOptions) error {
-	key := types.NamespacedName{Namespace: namespace, Name: name}
-	var d v1alpha1.DynamoGraphDeploymentRequest
-	if err := c.Client.Get(ctx, key, &d); err != nil {
+// Profile profiles the DGDR namespace/name and writes everything back
+// (spec/dgdr-api.md §7, §8.2–§8.5): the states Pending → Profiling →
+// Ready/Failed with their conditions, events, observedGeneration, the
+// ConfigMaps dgdr-output-<name> and planner-profile-data, profilingResults
+// and generatedDeployment. With autoApply it goes on into cluster.Apply. A
+// DGDR already profiled is left as it is. Each step that fails moves the
+// DGDR to Failed itself, so Profile only chains them.
+func Profile(ctx context.Context, c *cluster.Clients, name, namespace string, opts ProfileOptions) error {
+	m := &machine{c: c, key: types.NamespacedName{Namespace: namespace, Name: name}, opts: opts}
+	if done, err := m.load(ctx); done || err != nil {
 		return err
 	}
+	if err := m.validate(ctx); err != nil {
+		return err
+	}
+	if err := m.discover(ctx); err != nil {
+		return err
+	}
+	if err := m.pending(ctx); err != nil {
+		return err
+	}
+	r, err := m.run(ctx)
+	if err != nil {
+		return err
+	}
+	gen, err := m.store(ctx, r)
+	if err != nil {
+		return err
+	}
+	return m.ready(ctx, r, gen)
+}
+
+// machine is one pass of Profile over one DGDR; each step fills what the
+// next one reads.
+type machine struct {
+	c    *cluster.Clients
+	key  types.NamespacedName
+	opts ProfileOptions
+
+	d        *v1alpha1.DynamoGraphDeploymentRequest // as read by load
+	work     *v1alpha1.DynamoGraphDeploymentRequest // the defaulted copy the profiler sees
+	cfg      *profileconfig.Config
+	settings profileconfig.Settings
+	hw       cluster.Hardware
+	cur      *v1alpha1.DynamoGraphDeploymentRequest // after the last status write
+	profiler Profiler
+	mode     string // simulation or online
+}
+
+// load reads the DGDR and says whether there is nothing to profile: a DGDR
+// already profiled is left as it is (and applied if autoApply asks and
+// nothing was deployed yet); Failed and DeploymentDeleted are refused.
+func (m *machine) load(ctx context.Context) (done bool, err error) {
+	name, namespace := m.key.Name, m.key.Namespace
+	var d v1alpha1.DynamoGraphDeploymentRequest
+	if err := m.c.Client.Get(ctx, m.key, &d); err != nil {
+		return true, err
+	}
+	m.d = &d
 	switch d.Status.State {
 	case v1alpha1.StateReady, v1alpha1.StateDeploying:
-		printf(opts.Out, "dynamographdeploymentrequest.nvidia.com/%s is already profiled (state %s)", name, d.Status.State)
+		printf(m.opts.Out, "dynamographdeploymentrequest.nvidia.com/%s is already profiled (state %s)", name, d.Status.State)
 		if d.Spec.AutoApply && d.Status.Deployment == nil {
-			_, err := Apply(ctx, c, name, namespace, opts.Apply)
-			return err
+			_, err := cluster.Apply(ctx, m.c, name, namespace, m.opts.Apply)
+			return true, err
 		}
-		return nil
+		return true, nil
 	case v1alpha1.StateFailed:
-		return &WrongStateError{Namespace: namespace, Name: name, State: d.Status.State, Verb: "profile",
-			Need: "a DGDR that has not failed", Detail: failureDetail(&d),
+		return true, &cluster.WrongStateError{Namespace: namespace, Name: name, State: d.Status.State, Verb: "profile",
+			Need: "a DGDR that has not failed", Detail: cluster.FailureDetail(&d),
 			Next: fmt.Sprintf("kubectl delete dgdr %s -n %s, fix the spec and create it again", name, namespace)}
 	case v1alpha1.StateDeploymentDeleted:
-		return &WrongStateError{Namespace: namespace, Name: name, State: d.Status.State, Verb: "profile",
+		return true, &cluster.WrongStateError{Namespace: namespace, Name: name, State: d.Status.State, Verb: "profile",
 			Need: "a DGDR whose deployment was not deleted",
 			Next: fmt.Sprintf("delete and recreate DGDR %s to redeploy", name)}
 	}
+	return false, nil
+}
 
-	// Initializing → Pending: validate with the shared rules on a defaulted copy.
-	work := d.DeepCopy()
-	_, derr := admission.Default(work)
-	var verrs error
-	if derr != nil {
-		verrs = derr
-	} else if _, errs := admission.Validate(work); len(errs) > 0 {
-		verrs = admission.InvalidError(name, errs)
+// validate defaults a copy of the DGDR and checks it with the webhook's
+// rules, then reads its profiling config.
+func (m *machine) validate(ctx context.Context) error {
+	m.work = m.d.DeepCopy()
+	err := func() error {
+		if _, err := admission.Default(m.work); err != nil {
+			return err
+		}
+		if _, errs := admission.Validate(m.work); len(errs) > 0 {
+			return admission.InvalidError(m.key.Name, errs)
+		}
+		var err error
+		m.cfg, m.settings, err = settingsOf(m.work)
+		return err
+	}()
+	if err != nil {
+		return m.failValidation(ctx, err)
 	}
-	cfg, settings, serr := settingsOf(work)
-	if verrs == nil {
-		verrs = serr
+	return nil
+}
+
+// discover finds the GPUs from the nodes' labels (or the config's
+// hardware.*) and fills the absent hardware.* of the working copy.
+func (m *machine) discover(ctx context.Context) error {
+	hw, err := cluster.DiscoverGPUs(ctx, m.c.Client, m.settings)
+	if err != nil {
+		return m.failValidation(ctx, err)
 	}
-	var hw Hardware
-	if verrs == nil {
-		hw, verrs = DiscoverGPUs(ctx, c.Client, settings)
-	}
-	if verrs != nil {
-		return c.fail(ctx, key, opts.Out, v1alpha1.ConditionValidation, ReasonValidationFailed, EventValidationFailed, verrs)
-	}
-	printf(opts.Out, "GPU discovery: %s", hw.Summary())
-	hwCfg(cfg, hw)
-	if j, err := cfg.JSON(); err == nil {
-		work.Spec.ProfilingConfig.Config = j
-		if s, errs := cfg.Settings(); len(errs) == 0 {
-			settings = s
+	m.hw = hw
+	printf(m.opts.Out, "GPU discovery: %s", hw.Summary())
+	hwCfg(m.cfg, hw)
+	if j, err := m.cfg.JSON(); err == nil {
+		m.work.Spec.ProfilingConfig.Config = j
+		if s, errs := m.cfg.Settings(); len(errs) == 0 {
+			m.settings = s
 		}
 	}
+	return nil
+}
 
-	cur, err := c.updateStatus(ctx, key, func(x *v1alpha1.DynamoGraphDeploymentRequest) error {
+func (m *machine) failValidation(ctx context.Context, err error) error {
+	return m.fail(ctx, v1alpha1.ConditionValidation, cluster.ReasonValidationFailed, cluster.EventValidationFailed, err)
+}
+
+// pending records Initializing → Pending: the DGDR passed validation.
+func (m *machine) pending(ctx context.Context) error {
+	cur, err := m.c.UpdateStatus(ctx, m.key, func(x *v1alpha1.DynamoGraphDeploymentRequest) error {
 		if x.Status.State == "" || x.Status.State == v1alpha1.StateInitializing {
 			x.Status.ObservedGeneration = x.Generation
 		}
 		x.Status.Backend = x.Spec.Backend
 		x.Status.State = v1alpha1.StatePending
-		c.setCondition(x, v1alpha1.ConditionValidation, metav1.ConditionTrue, ReasonValidated, "DGDR passed validation")
+		m.c.SetCondition(x, v1alpha1.ConditionValidation, metav1.ConditionTrue, cluster.ReasonValidated, "DGDR passed validation")
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	c.warnEvent(ctx, cur, opts.Out, corev1.EventTypeNormal, EventInitialized, "DGDR initialized successfully")
+	m.cur = cur
+	m.c.RecordEvent(ctx, cur, m.opts.Out, corev1.EventTypeNormal, cluster.EventInitialized, "DGDR initialized successfully")
+	return nil
+}
 
-	// Pending → Profiling.
-	if err := c.deleteOutput(ctx, cur); err != nil {
-		return err
+// run moves Pending → Profiling, drops the previous outputs, picks the
+// profiler for the DGDR's mode and runs it under the deadline.
+func (m *machine) run(ctx context.Context) (*results.Results, error) {
+	name, namespace := m.key.Name, m.key.Namespace
+	if err := m.c.DeleteOutput(ctx, m.cur); err != nil {
+		return nil, err
 	}
-	cur, err = c.updateStatus(ctx, key, func(x *v1alpha1.DynamoGraphDeploymentRequest) error {
+	cur, err := m.c.UpdateStatus(ctx, m.key, func(x *v1alpha1.DynamoGraphDeploymentRequest) error {
 		x.Status.State = v1alpha1.StateProfiling
 		x.Status.GeneratedDeployment, x.Status.ProfilingResults = nil, ""
-		c.setCondition(x, v1alpha1.ConditionProfiling, metav1.ConditionFalse, ReasonProfilingRunning, MsgProfilingRunning)
+		m.c.SetCondition(x, v1alpha1.ConditionProfiling, metav1.ConditionFalse, cluster.ReasonProfilingRunning, cluster.MsgProfilingRunning)
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	p, mode, timeout := opts.pick(c, settings)
+	m.cur = cur
+	p, mode, timeout := m.opts.pick(m.c, m.settings)
+	m.profiler, m.mode = p, mode
 	if p == nil {
-		return c.fail(ctx, key, opts.Out, v1alpha1.ConditionProfiling, ReasonProfilingFailed, EventProfilingJobFailed,
+		return nil, m.fail(ctx, v1alpha1.ConditionProfiling, cluster.ReasonProfilingFailed, cluster.EventProfilingJobFailed,
 			errors.New("online profiling (sweep.use_ai_configurator false) needs a connection to create Jobs; pass --simulate to use the estimator"))
 	}
 	event := "Profiling job created"
 	if mode == "simulation" {
 		event = "AIC profiling job created (simulation, run on the client by kubectl-dgdr)"
 	}
-	c.warnEvent(ctx, cur, opts.Out, corev1.EventTypeNormal, EventProfilingJobCreated, event)
-	printf(opts.Out, "profiling %s/%s in %s mode (model %s, backend %s, system %s)", namespace, name, mode, d.Spec.Model, d.Spec.Backend, hw.System)
+	m.c.RecordEvent(ctx, cur, m.opts.Out, corev1.EventTypeNormal, cluster.EventProfilingJobCreated, event)
+	printf(m.opts.Out, "profiling %s/%s in %s mode (model %s, backend %s, system %s)", namespace, name, mode, m.d.Spec.Model, m.d.Spec.Backend, m.hw.System)
 
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	r, err := p.Profile(pctx, work, settings, hw)
+	r, err := p.Profile(pctx, m.work, m.settings, m.hw)
 	if err == nil && r == nil {
 		err = errors.New("the profiler returned no results")
 	}
 	if err != nil && ctx.Err() != nil && mode == "online" {
 		// Interrupted (Ctrl-C): the Jobs are server-side and keep running;
 		// the DGDR stays Profiling so that the next run re-attaches.
-		return fmt.Errorf("interrupted: the profiling Jobs keep running; re-attach with `kubectl dgdr profile %s -n %s`, or stop them with --cancel", name, namespace)
+		return nil, fmt.Errorf("interrupted: the profiling Jobs keep running; re-attach with `kubectl dgdr profile %s -n %s`, or stop them with --cancel", name, namespace)
 	}
 	if err != nil {
-		reason := ReasonProfilingFailed
+		reason := cluster.ReasonProfilingFailed
 		if errors.Is(pctx.Err(), context.DeadlineExceeded) {
-			reason = ReasonTimeout
+			reason = cluster.ReasonTimeout
 			err = fmt.Errorf("profiling did not finish within %s: %w", timeout, err)
 		}
-		return c.fail(ctx, key, opts.Out, v1alpha1.ConditionProfiling, reason, EventProfilingCheckFailed, err)
+		return nil, m.fail(ctx, v1alpha1.ConditionProfiling, reason, cluster.EventProfilingCheckFailed, err)
 	}
+	return r, nil
+}
 
-	// Profiling → Ready: generate, store, write back.
-	in := output.Inputs{DGDR: work, Settings: settings, GPUsPerNode: hw.GPUsPerNode, Now: c.now()}
-	if l, ok := p.(interface{ Log() []byte }); ok {
+// store generates the outputs and writes them to the cluster (and to
+// OutputDir when set), then records the profiled spec's hash.
+func (m *machine) store(ctx context.Context, r *results.Results) (*runtime.RawExtension, error) {
+	in := output.Inputs{DGDR: m.work, Settings: m.settings, GPUsPerNode: m.hw.GPUsPerNode, Now: m.c.Now()}
+	if l, ok := m.profiler.(interface{ Log() []byte }); ok {
 		in.Log = l.Log()
 	}
-	gen, err := c.storeOutputs(ctx, cur, r, in, hw)
+	gen, err := m.c.StoreOutputs(ctx, m.cur, r, in, m.hw)
 	if err != nil {
-		return c.fail(ctx, key, opts.Out, v1alpha1.ConditionSpecGenerated, ReasonGenerationFailed, EventGenerationFailed, err)
+		return nil, m.fail(ctx, v1alpha1.ConditionSpecGenerated, cluster.ReasonGenerationFailed, cluster.EventGenerationFailed, err)
 	}
-	if opts.OutputDir != "" {
-		files, err := output.Write(opts.OutputDir, r, in)
+	if dir := m.opts.OutputDir; dir != "" {
+		files, err := output.Write(dir, r, in)
 		if err != nil {
-			printf(opts.Out, "Warning: writing local outputs to %s: %v", opts.OutputDir, err)
+			printf(m.opts.Out, "Warning: writing local outputs to %s: %v", dir, err)
 		} else {
-			printf(opts.Out, "wrote %d files to %s", len(files), opts.OutputDir)
+			printf(m.opts.Out, "wrote %d files to %s", len(files), dir)
 		}
 	}
-	if err := c.markProfiled(ctx, cur); err != nil {
-		printf(opts.Out, "Warning: %v", err)
+	if err := m.c.MarkProfiled(ctx, m.cur); err != nil {
+		printf(m.opts.Out, "Warning: %v", err)
 	}
-	msg := MsgSpecGeneratedNoApply
-	if d.Spec.AutoApply {
-		msg = MsgSpecGeneratedApply
+	return gen, nil
+}
+
+// ready moves Profiling → Ready with the generated deployment, and applies
+// it when the DGDR asks for autoApply.
+func (m *machine) ready(ctx context.Context, r *results.Results, gen *runtime.RawExtension) error {
+	name, namespace := m.key.Name, m.key.Namespace
+	msg := cluster.MsgSpecGeneratedNoApply
+	if m.d.Spec.AutoApply {
+		msg = cluster.MsgSpecGeneratedApply
 	}
-	cur, err = c.updateStatus(ctx, key, func(x *v1alpha1.DynamoGraphDeploymentRequest) error {
+	cur, err := m.c.UpdateStatus(ctx, m.key, func(x *v1alpha1.DynamoGraphDeploymentRequest) error {
 		x.Status.State = v1alpha1.StateReady
-		x.Status.ProfilingResults = "configmap/" + OutputConfigMapName(name)
+		x.Status.ProfilingResults = "configmap/" + cluster.OutputConfigMapName(name)
 		x.Status.GeneratedDeployment = gen
-		c.setCondition(x, v1alpha1.ConditionProfiling, metav1.ConditionTrue, ReasonProfilingCompleted, "Profiling completed successfully ("+mode+")")
-		c.setCondition(x, v1alpha1.ConditionSpecGenerated, metav1.ConditionTrue, ReasonSpecGenerated, msg)
+		m.c.SetCondition(x, v1alpha1.ConditionProfiling, metav1.ConditionTrue, cluster.ReasonProfilingCompleted, "Profiling completed successfully ("+m.mode+")")
+		m.c.SetCondition(x, v1alpha1.ConditionSpecGenerated, metav1.ConditionTrue, cluster.ReasonSpecGenerated, msg)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	c.warnEvent(ctx, cur, opts.Out, corev1.EventTypeNormal, EventSpecGenerated, MsgSpecGeneratedApply)
-	printf(opts.Out, "%s", recommendation(r))
-	printf(opts.Out, "dynamographdeploymentrequest.nvidia.com/%s profiled: state Ready, results in configmap/%s", name, OutputConfigMapName(name))
-	if d.Spec.AutoApply {
-		_, err := Apply(ctx, c, name, namespace, opts.Apply)
+	m.cur = cur
+	m.c.RecordEvent(ctx, cur, m.opts.Out, corev1.EventTypeNormal, cluster.EventSpecGenerated, cluster.MsgSpecGeneratedApply)
+	printf(m.opts.Out, "%s", recommendation(r))
+	printf(m.opts.Out, "dynamographdeploymentrequest.nvidia.com/%s profiled: state Ready, results in configmap/%s", name, cluster.OutputConfigMapName(name))
+	if m.d.Spec.AutoApply {
+		_, err := cluster.Apply(ctx, m.c, name, namespace, m.opts.Apply)
 		return err
 	}
-	printf(opts.Out, "next: kubectl dgdr apply %s -n %s", name, namespace)
+	printf(m.opts.Out, "next: kubectl dgdr apply %s -n %s", name, namespace)
 	return nil
+}
+
+// fail moves the DGDR to Failed with one False condition and a Warning
+// event, and returns cause.
+func (m *machine) fail(ctx context.Context, condType, reason, eventReason string, cause error) error {
+	msg := cause.Error()
+	cur, err := m.c.UpdateStatus(ctx, m.key, func(x *v1alpha1.DynamoGraphDeploymentRequest) error {
+		x.Status.State = v1alpha1.StateFailed
+		if x.Status.Backend == "" {
+			x.Status.Backend = x.Spec.Backend
+		}
+		m.c.SetCondition(x, condType, metav1.ConditionFalse, reason, msg)
+		return nil
+	})
+	if err != nil {
+		return errors.Join(cause, err)
+	}
+	m.c.RecordEvent(ctx, cur, m.opts.Out, corev1.EventTypeWarning, eventReason, msg)
+	return fmt.Errorf("DynamoGraphDeploymentRequest %s is now Failed (%s/%s): %w", m.key, condType, reason, cause)
+}
+
+// printf writes a progress line when w is set.
+func printf(w io.Writer, format string, args ...any) {
+	if w != nil {
+		fmt.Fprintf(w, format+"\n", args...)
+	}
 }
 
 func recommendation(r *results.Results) string {
@@ -236,7 +350,7 @@ func settingsOf(d *v1alpha1.DynamoGraphDeploymentRequest) (*profileconfig.Config
 
 // hwCfg fills hardware.* from discovery where absent (§5 row 9); the copy
 // is what the profiler and the generator see, never the stored spec.
-func hwCfg(cfg *profileconfig.Config, hw Hardware) {
+func hwCfg(cfg *profileconfig.Config, hw cluster.Hardware) {
 	if cfg == nil {
 		return
 	}
@@ -259,168 +373,9 @@ func hwCfg(cfg *profileconfig.Config, hw Hardware) {
 	}
 }
 
-// storeOutputs renders config_with_planner.yaml, writes planner-profile-data
-// (renamed on conflict) and dgdr-output-<name>, and returns the DGD for
-// status.generatedDeployment.
-func (c *Clients) storeOutputs(ctx context.Context, d *v1alpha1.DynamoGraphDeploymentRequest, r *results.Results, in output.Inputs, hw Hardware) (*runtime.RawExtension, error) {
-	cwp, err := output.ConfigWithPlanner(r, in)
-	if err != nil {
-		return nil, err
-	}
-	docs, err := splitConfigWithPlanner(cwp)
-	if err != nil {
-		return nil, err
-	}
-	var mocker *plannerDocs
-	var mockerYAML []byte
-	if d.Spec.UseMocker {
-		if mockerYAML, err = output.MockerConfigWithPlanner(r, in); err != nil {
-			return nil, err
-		}
-		if mocker, err = splitConfigWithPlanner(mockerYAML); err != nil {
-			return nil, err
-		}
-	}
-	if docs.configMap != nil {
-		data, err := output.PlannerProfileData(r)
-		if err != nil {
-			return nil, err
-		}
-		target := targetNamespace(d)
-		cmName, err := c.ensurePlannerConfigMap(ctx, d, target, data)
-		if err != nil {
-			c.warnEvent(ctx, d, nil, corev1.EventTypeWarning, EventConfigMapCreationFailed,
-				"Failed to create ConfigMaps from profiling output: "+err.Error())
-			return nil, err
-		}
-		if cmName != PlannerProfileData {
-			for _, pd := range []*plannerDocs{docs, mocker} {
-				if pd == nil {
-					continue
-				}
-				renamePlannerVolume(pd.dgd, PlannerProfileData, cmName)
-				if pd.configMap != nil {
-					_ = setNested(pd.configMap, cmName, "metadata", "name")
-				}
-			}
-			if cwp, err = joinDocs(docs.configMap, docs.dgd); err != nil {
-				return nil, err
-			}
-			if mocker != nil {
-				if mockerYAML, err = joinDocs(mocker.configMap, mocker.dgd); err != nil {
-					return nil, err
-				}
-			}
-		}
-	}
-	rj, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("encoding results.json: %w", err)
-	}
-	hj, err := json.Marshal(hw)
-	if err != nil {
-		return nil, err
-	}
-	cm := &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: OutputConfigMapName(d.Name), Namespace: d.Namespace,
-			Labels:          map[string]string{v1alpha1.LabelDGDRName: d.Name, v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue},
-			OwnerReferences: []metav1.OwnerReference{ownerRef(d)},
-		},
-		Data: map[string]string{KeyConfigWithPlanner: string(cwp), KeyResults: string(rj), KeyHardware: string(hj)},
-	}
-	if mocker != nil {
-		cm.Data[KeyMockerConfigPlanner] = string(mockerYAML)
-	}
-	if err := c.createOrUpdateConfigMap(ctx, cm); err != nil {
-		c.warnEvent(ctx, d, nil, corev1.EventTypeWarning, EventConfigMapCreationFailed,
-			"Failed to create ConfigMaps from profiling output: "+err.Error())
-		return nil, err
-	}
-	chosen := docs.dgd
-	if mocker != nil {
-		chosen = mocker.dgd
-	}
-	raw, err := json.Marshal(chosen)
-	if err != nil {
-		return nil, fmt.Errorf("encoding the generated DGD: %w", err)
-	}
-	return &runtime.RawExtension{Raw: raw}, nil
-}
-
-func setNested(m map[string]any, v any, path ...string) error {
-	for _, p := range path[:len(path)-1] {
-		next, ok := m[p].(map[string]any)
-		if !ok {
-			return fmt.Errorf("%s is not an object", p)
-		}
-		m = next
-	}
-	m[path[len(path)-1]] = v
-	return nil
-}
-
-// markProfiled records the hash of the profiled spec (D19).
-func (c *Clients) markProfiled(ctx context.Context, d *v1alpha1.DynamoGraphDeploymentRequest) error {
-	b, err := json.Marshal(d.Spec)
-	if err != nil {
-		return err
-	}
-	sum := sha256.Sum256(b)
-	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, v1alpha1.AnnotationProfiledHash, hex.EncodeToString(sum[:8]))
-	obj := &v1alpha1.DynamoGraphDeploymentRequest{ObjectMeta: metav1.ObjectMeta{Name: d.Name, Namespace: d.Namespace}}
-	if err := c.Client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, []byte(patch)), client.FieldOwner(FieldManager)); err != nil {
-		return fmt.Errorf("recording annotation %s: %w", v1alpha1.AnnotationProfiledHash, err)
-	}
-	return nil
-}
-
-// fail moves the DGDR to Failed with one False condition and a Warning
-// event, and returns cause.
-func (c *Clients) fail(ctx context.Context, key types.NamespacedName, out io.Writer, condType, reason, eventReason string, cause error) error {
-	msg := cause.Error()
-	cur, err := c.updateStatus(ctx, key, func(x *v1alpha1.DynamoGraphDeploymentRequest) error {
-		x.Status.State = v1alpha1.StateFailed
-		if x.Status.Backend == "" {
-			x.Status.Backend = x.Spec.Backend
-		}
-		c.setCondition(x, condType, metav1.ConditionFalse, reason, msg)
-		return nil
-	})
-	if err != nil {
-		return errors.Join(cause, err)
-	}
-	c.warnEvent(ctx, cur, out, corev1.EventTypeWarning, eventReason, msg)
-	return fmt.Errorf("DynamoGraphDeploymentRequest %s is now Failed (%s/%s): %w", key, condType, reason, cause)
-}
-
-// warnEvent records an event; a failure is only printed.
-func (c *Clients) warnEvent(ctx context.Context, d *v1alpha1.DynamoGraphDeploymentRequest, out io.Writer, typ, reason, msg string) {
-	if err := c.event(ctx, d, typ, reason, msg); err != nil && !apierrors.IsNotFound(err) {
-		printf(out, "Warning: %v", err)
-	}
-}
-
-// failureDetail is the message of the first False condition.
-func failureDetail(d *v1alpha1.DynamoGraphDeploymentRequest) string {
-	for _, cond := range d.Status.Conditions {
-		if cond.Status == metav1.ConditionFalse && cond.Type != v1alpha1.ConditionDeploymentReady {
-			return cond.Type + ": " + cond.Message
-		}
-	}
-	return ""
-}
-
-func targetNamespace(d *v1alpha1.DynamoGraphDeploymentRequest) string {
-	if o := d.Spec.DeploymentOverrides; o != nil && o.Namespace != "" {
-		return o.Namespace
-	}
-	return d.Namespace
-}
-
 // pick chooses the profiler: the caller's, the estimator in AI Configurator
 // mode (or with Simulate), else Jobs on real engines.
-func (o ProfileOptions) pick(c *Clients, s profileconfig.Settings) (Profiler, string, time.Duration) {
+func (o ProfileOptions) pick(c *cluster.Clients, s profileconfig.Settings) (Profiler, string, time.Duration) {
 	timeout := o.Timeout
 	switch {
 	case o.Profiler != nil:
@@ -432,13 +387,13 @@ func (o ProfileOptions) pick(c *Clients, s profileconfig.Settings) (Profiler, st
 		if timeout == 0 {
 			timeout = DefaultSimulationTimeout
 		}
-		return &Simulation{Now: c.now}, "simulation", timeout
+		return &Simulation{Now: c.Now}, "simulation", timeout
 	case o.Online != nil:
 		if timeout == 0 {
 			timeout = DefaultOnlineTimeout
 		}
 		on := *o.Online
-		on.Now = c.now
+		on.Now = c.Now
 		return &on, "online", timeout
 	}
 	return nil, "online", timeout
