@@ -9,8 +9,10 @@ type BackendCoefficients struct {
 	// overrides it per GPU generation. StepTPMs grows it per doubling of
 	// the GPU count.
 	StepMs, StepTPMs float64
-	// PerSeqUs is the per-sequence cost inside a decode step.
-	PerSeqUs float64
+	// PerSeqLayerUs is what each running sequence adds to every layer of a
+	// decode step (the attention kernel's per-sequence blocks and page
+	// lookups, the KV append): a larger model pays it more often.
+	PerSeqLayerUs float64
 	// ARLatencyScale scales NCCL's small-message all-reduce latency to the
 	// engine's custom all-reduce kernel.
 	ARLatencyScale float64
@@ -68,6 +70,10 @@ type Coefficients struct {
 	// SyncClientMs is calibration only: the fixed cost the synchronous
 	// GuideLLM client adds to TTFT in blis_h1_vllm_h100_sync.csv.
 	SyncClientMs float64
+	// HarnessMs is calibration only: AI Configurator's benchmark harness
+	// cost per request in the TTFT of aic_silicon_*.csv, fitted on the rows
+	// where no other prefill competes.
+	HarnessMs float64
 }
 
 // Backends lists the supported serving backends.
@@ -105,9 +111,9 @@ func initialCoefficients() *Coefficients {
 			"a100": {LatencyUs: [3]float64{30, 35, 40}, BusGBs: [3]float64{170, 190, 200}},
 		},
 		Backends: map[string]BackendCoefficients{
-			"vllm":   {StepMs: 1.5, StepTPMs: 0.5, PerSeqUs: 20, ARLatencyScale: 0.4, QueueGain: 1, QueueStepGain: 1, MixGain: 1},
-			"sglang": {StepMs: 1.5, StepTPMs: 0.5, PerSeqUs: 20, ARLatencyScale: 0.4, QueueGain: 1, QueueStepGain: 1, MixGain: 1},
-			"trtllm": {StepMs: 1.0, StepTPMs: 0.3, PerSeqUs: 15, ARLatencyScale: 0.4, QueueGain: 1, QueueStepGain: 1, MixGain: 1},
+			"vllm":   {StepMs: 1.5, StepTPMs: 0.5, PerSeqLayerUs: 0.3, ARLatencyScale: 0.4, QueueGain: 1, QueueStepGain: 1, MixGain: 1},
+			"sglang": {StepMs: 1.5, StepTPMs: 0.5, PerSeqLayerUs: 0.3, ARLatencyScale: 0.4, QueueGain: 1, QueueStepGain: 1, MixGain: 1},
+			"trtllm": {StepMs: 1.0, StepTPMs: 0.3, PerSeqLayerUs: 0.3, ARLatencyScale: 0.4, QueueGain: 1, QueueStepGain: 1, MixGain: 1},
 		},
 	}
 }

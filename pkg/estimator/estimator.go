@@ -375,10 +375,22 @@ func (e *Estimator) attnLayer(m Mapping, s stepSpec) float64 {
 		t += flops/(eta*e.peakAtt) + e.elem(x*2*nkv*d*e.bkv)
 	}
 	t += e.gemm(x, nh*d, h, bwF, pk)
-	// RoPE on q and k (plus Qwen3's per-head q/k RMSNorm)
-	t += e.elem(2 * x * (nh + nkv) * d * 2)
-	if e.qkNorm {
+	return t + e.ropeAndQKNorm(x, nh, nkv, d)
+}
+
+// ropeAndQKNorm is the element-wise work on q and k before attention.
+// TensorRT-LLM applies RoPE inside its attention kernel, unless the model
+// normalises q and k first (Qwen3), which then takes a RoPE kernel of its
+// own; vLLM and SGLang always launch one. Qwen3's q and k RMSNorms are a
+// kernel each (tensorrt_llm/_torch/models/modeling_qwen3.py runs them on
+// two streams; vLLM's and SGLang's Qwen3Attention call q_norm and k_norm).
+func (e *Estimator) ropeAndQKNorm(x, nh, nkv, d float64) float64 {
+	t := 0.0
+	if e.qkNorm || e.opts.Backend != "trtllm" {
 		t += e.elem(2 * x * (nh + nkv) * d * 2)
+	}
+	if e.qkNorm {
+		t += e.elem(2*x*nh*d*2) + e.elem(2*x*nkv*d*2)
 	}
 	return t
 }
@@ -528,7 +540,8 @@ func (e *Estimator) DecodeITL(m Mapping, concurrency int, contextLength float64)
 func (e *Estimator) decode(m Mapping, concurrency int, ctx float64) float64 {
 	cr := math.Ceil(float64(concurrency) / float64(m.AttnDP))
 	us := e.forward(m, stepSpec{x: cr, decode: true, seqs: cr, ctx: ctx, logits: cr})
-	return e.stepOverheadMs(m) + (us+e.be.PerSeqUs*cr+e.eagerUs(m, cr))/1000
+	perSeq := e.be.PerSeqLayerUs * float64(e.model.Layers)
+	return e.stepOverheadMs(m) + (us+perSeq*cr+e.eagerUs(m, cr))/1000
 }
 
 // eagerUs is the launch cost a decode step pays when its batch is larger

@@ -297,3 +297,63 @@ func TestKVCapacityGrowsWithTP(t *testing.T) {
 		}
 	})
 }
+
+// Each running sequence costs every layer PerSeqLayerUs: hand-computed,
+// 0.5 µs more per sequence per layer is 32 layers × 64 sequences × 0.5 µs
+// = 1.024 ms on Llama-3.1-8B and 64 × 64 × 0.5 µs = 2.048 ms on Qwen3-32B.
+func TestPerSequencePerLayer(t *testing.T) {
+	sys, _ := LookupSystem("h100_sxm")
+	itl := func(model string, extra float64) float64 {
+		md, _ := LookupModel(model)
+		co := DefaultCoefficients()
+		v := co.Backends["vllm"]
+		v.PerSeqLayerUs += extra
+		co.Backends["vllm"] = v
+		e, err := New(md, sys, Options{Backend: "vllm", Coefficients: co})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := e.DecodeITL(NewMapping("TP", 2), 64, 1500)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	for model, want := range map[string]float64{"meta-llama/Llama-3.1-8B": 1.024, "Qwen/Qwen3-32B": 2.048} {
+		if d := itl(model, 0.5) - itl(model, 0); !near(d, want, 1e-9) {
+			t.Errorf("%s: 0.5 µs per sequence per layer moved ITL by %g ms, want %g", model, d, want)
+		}
+	}
+}
+
+// RoPE and Qwen3's q/k norms, one element-wise kernel each, hand-computed
+// from elem(bytes) = bytes/(BWEff·BW) + ElemUs at one decode token on TP1:
+// RoPE reads and writes q and k, (32 + 8)·128 values of 2 bytes for
+// Llama-3.1-8B; TensorRT-LLM does it inside attention unless q and k are
+// normalised first (Qwen3: 64 q and 8 KV heads), when it pays RoPE too.
+func TestRoPEAndQKNormKernels(t *testing.T) {
+	sys, _ := LookupSystem("h100_sxm")
+	co := DefaultCoefficients()
+	elem := func(bytes float64) float64 { return bytes/(co.BWEff*sys.HBMBandwidthGBs*1e3) + co.ElemUs }
+	layer := func(model, backend string) float64 {
+		md, _ := LookupModel(model)
+		e, err := New(md, sys, Options{Backend: backend, Coefficients: co})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.attnLayer(NewMapping("TP", 1), stepSpec{x: 1, decode: true, seqs: 1, ctx: 1000, logits: 1})
+	}
+	rope := elem(2 * 1 * (32 + 8) * 128 * 2)
+	if d := layer("meta-llama/Llama-3.1-8B", "vllm") - layer("meta-llama/Llama-3.1-8B", "trtllm"); !near(d, rope, 1e-9) {
+		t.Errorf("Llama: vLLM's attention block costs %g µs more than TensorRT-LLM's, want its RoPE kernel %g", d, rope)
+	}
+	if d := layer("Qwen/Qwen3-32B", "vllm") - layer("Qwen/Qwen3-32B", "trtllm"); d != 0 {
+		t.Errorf("Qwen3: engines differ by %g µs; both launch RoPE after the q/k norms", d)
+	}
+	md, _ := LookupModel("Qwen/Qwen3-32B")
+	e, _ := New(md, sys, Options{Backend: "vllm", Coefficients: co})
+	want := elem(2*(64+8)*128*2) + elem(2*64*128*2) + elem(2*8*128*2)
+	if got := e.ropeAndQKNorm(1, 64, 8, 128); !near(got, want, 1e-12) {
+		t.Errorf("Qwen3 RoPE + q norm + k norm %g µs, want %g", got, want)
+	}
+}

@@ -142,13 +142,9 @@ func TestAccuracyReportUpToDate(t *testing.T) {
 // level so that it cannot get worse unnoticed.
 func TestHeldOutGates(t *testing.T) {
 	rep := report(t)
-	guard := map[string]float64{ // measured when the target was missed
-		"llama held out: ITL median %":         14,
-		"llama held out: ITL p90 %":            35,
-		"qwen held out: ITL median %":          12,
-		"qwen held out: ITL p90 %":             28,
-		"qwen held out: batch-1 TTFT median %": 14,
-		"qwen held out: batch-1 TTFT p90 %":    40,
+	guard := map[string]float64{ // measured when the target was missed (ACCURACY.md says why)
+		"llama held out: ITL p90 %":   27,
+		"qwen held out: ITL median %": 11.5,
 	}
 	gates := rep.Gates()
 	if len(gates) != 9 {
@@ -165,9 +161,9 @@ func TestHeldOutGates(t *testing.T) {
 		case !missed:
 			t.Errorf("%s = %.1f misses the target ≤ %.0f", g.Name, g.Value, g.Target)
 		case g.Value > limit:
-			t.Errorf("%s = %.1f regressed past %.0f (target ≤ %.0f, not met)", g.Name, g.Value, limit, g.Target)
+			t.Errorf("%s = %.1f regressed past %.1f (target ≤ %.0f, not met)", g.Name, g.Value, limit, g.Target)
 		default:
-			t.Logf("%s = %.1f: target ≤ %.0f NOT met (held at ≤ %.0f)", g.Name, g.Value, g.Target, limit)
+			t.Logf("%s = %.1f: target ≤ %.0f NOT met (held at ≤ %.1f)", g.Name, g.Value, g.Target, limit)
 		}
 	}
 	for _, fam := range HeldOutFamilies {
@@ -320,5 +316,108 @@ func TestParseMemoryRows(t *testing.T) {
 		if _, err := parseMemoryRows(strings.NewReader(bad)); err == nil || !strings.Contains(err.Error(), "row 2") {
 			t.Errorf("%q: %v, want an error naming row 2", bad, err)
 		}
+	}
+}
+
+// A column no row uses must not make the solve singular (it used to return
+// all zeros).
+func TestNNLSUnusedColumn(t *testing.T) {
+	a := [][]float64{{1, 0, 2}, {2, 0, 1}, {1, 0, 1}}
+	x := nnls(a, []float64{5, 4, 3}, []float64{1, 1, 1}) // y = 1·a + 2·c
+	if relDiff(x[0], 1) > 1e-9 || x[1] != 0 || relDiff(x[2], 2) > 1e-9 {
+		t.Fatalf("nnls = %v, want [1 0 2]", x)
+	}
+}
+
+// TensorRT-LLM reserves a whole request (isl + osl); vLLM and SGLang hold
+// isl + osl/2 on average. Hand-computed: 100000 tokens.
+func TestAdmitted(t *testing.T) {
+	r := Row{Backend: "trtllm", ISL: 1000, OSL: 1000, Concurrency: 64}
+	if got := admitted(r, 100000); got != 50 { // 100000 / 2000
+		t.Errorf("trtllm admits %d, want 50", got)
+	}
+	r.Backend = "vllm"
+	if got := admitted(r, 100000); got != 66 { // 100000 / 1500
+		t.Errorf("vllm admits %d, want 66", got)
+	}
+	r.Prefix = 500
+	if got := admitted(r, 100000); got != 50 { // 100000 / 2000
+		t.Errorf("vllm with a 500-token prefix admits %d, want 50", got)
+	}
+}
+
+// Little's law in a closed loop: c − b requests wait (c − b)/b service
+// times. Hand-computed: b = 40 of c = 60, service = 200 ms + 100 × 10 ms.
+func TestWaitMs(t *testing.T) {
+	r := Row{Concurrency: 60, OSL: 100}
+	f := rowFeatures{batch: 40, pf: 200}
+	if got := waitMs(f, r, 10); relDiff(got, 20.0/40*1200) > 1e-12 {
+		t.Errorf("wait %v ms, want 600", got)
+	}
+	f.batch = 60
+	if got := waitMs(f, r, 10); got != 0 {
+		t.Errorf("wait %v ms when every request fits, want 0", got)
+	}
+}
+
+// The harness cost is the median leftover TTFT of unloaded AIC rows only:
+// loaded rows and the GuideLLM rows do not move it.
+func TestFitHarness(t *testing.T) {
+	fit := engineFit{be: map[string]estimator.BackendCoefficients{"vllm": {StepMs: 1}}}
+	row := func(c int, ttft float64, src string) (Row, rowFeatures) {
+		return Row{Backend: "vllm", Concurrency: c, OSL: 1000, TTFT: ttft, Source: src},
+			rowFeatures{ok: true, batch: float64(c), pf: 10, pfP: 10, dec: 4}
+	}
+	var rows []Row
+	var feats []rowFeatures
+	for _, x := range []struct {
+		c    int
+		ttft float64
+		src  string
+	}{
+		{1, 51, "aic"},       // 51 − 10 − 1 = 40
+		{1, 61, "aic"},       // 50
+		{2, 73.5, "aic"},     // 73.5 − 10 − 1 − 5/2 = 60 (rho 10/(10+5000) < 0.5 %)
+		{64, 900, "aic"},     // loaded: rho = 630/(630 + 5000) > 0.5 %
+		{1, 500, syncSource}, // another client
+	} {
+		r, f := row(x.c, x.ttft, x.src)
+		rows, feats = append(rows, r), append(feats, f)
+	}
+	if got := fitHarness(rows, feats, fit); relDiff(got, 50) > 1e-12 {
+		t.Errorf("harness %v ms, want the median 50", got)
+	}
+}
+
+// TensorRT-LLM's FP8 and NVFP4 rows ran an FP8 KV cache; everything else
+// the model dtype.
+func TestRowKVPrecision(t *testing.T) {
+	for _, c := range []struct{ backend, prec, want string }{
+		{"trtllm", "fp8", "fp8"}, {"trtllm", "fp4", "fp8"}, {"trtllm", "bf16", "bf16"},
+		{"vllm", "fp8", "bf16"}, {"sglang", "fp8", "bf16"},
+	} {
+		if got := (Row{Backend: c.backend, Precision: c.prec}).kvPrecision(); got != c.want {
+			t.Errorf("%s %s: KV %s, want %s", c.backend, c.prec, got, c.want)
+		}
+	}
+}
+
+// The GEMM work a row's throughput needs, hand-computed for Llama-3.1-8B
+// BF16 on one H100: 2 FLOPs × (32 layers × 218,103,808 + 4096 × 128,256)
+// weights per token.
+func TestGEMMShare(t *testing.T) {
+	r := Row{Model: "meta-llama/Llama-3.1-8B-Instruct", System: "h100_sxm", Backend: "vllm", Precision: "bf16",
+		ISL: 1000, OSL: 101, Concurrency: 10, TP: 1, TTFT: 100, TPOT: 9}
+	perToken := 2 * (32*218103808.0 + 4096*128256.0)
+	want := 10 * 1101 * perToken / 1.0 / 989e12 // cycle 100 + 100 × 9 ms = 1 s
+	got, ok := gemmShare(r)
+	if !ok || relDiff(got, want) > 1e-9 {
+		t.Fatalf("share %v (%v), want %v", got, ok, want)
+	}
+	if got := beyondGEMMPeak([]Row{r}, want*0.99); len(got) != 1 {
+		t.Errorf("a row above the peak share is not listed")
+	}
+	if got := beyondGEMMPeak([]Row{r}, want*1.01); len(got) != 0 {
+		t.Errorf("a row below the peak share is listed")
 	}
 }

@@ -147,8 +147,8 @@ func GoSource(c *estimator.Coefficients) ([]byte, error) {
 	b.WriteString("},\nBackends: map[string]BackendCoefficients{\n")
 	for _, k := range sortedKeys(c.Backends) {
 		v := c.Backends[k]
-		fmt.Fprintf(&b, "%q: {StepMs: %s, StepTPMs: %s, PerSeqUs: %s, ARLatencyScale: %s, EagerLayerUs: %s, QueueGain: %s, BurstGain: %s, QueueStepGain: %s, MixGain: %s, BenchClientMs: %s},\n",
-			k, f(v.StepMs), f(v.StepTPMs), f(v.PerSeqUs), f(v.ARLatencyScale), f(v.EagerLayerUs), f(v.QueueGain), f(v.BurstGain), f(v.QueueStepGain), f(v.MixGain), f(v.BenchClientMs))
+		fmt.Fprintf(&b, "%q: {StepMs: %s, StepTPMs: %s, PerSeqLayerUs: %s, ARLatencyScale: %s, EagerLayerUs: %s, QueueGain: %s, BurstGain: %s, QueueStepGain: %s, MixGain: %s, BenchClientMs: %s},\n",
+			k, f(v.StepMs), f(v.StepTPMs), f(v.PerSeqLayerUs), f(v.ARLatencyScale), f(v.EagerLayerUs), f(v.QueueGain), f(v.BurstGain), f(v.QueueStepGain), f(v.MixGain), f(v.BenchClientMs))
 	}
 	b.WriteString("},\nGenerationStepMs: map[string]float64{\n")
 	for _, k := range sortedKeys(c.GenerationStepMs) {
@@ -158,15 +158,19 @@ func GoSource(c *estimator.Coefficients) ([]byte, error) {
 	for _, k := range sortedKeys(c.MoEScale) {
 		fmt.Fprintf(&b, "%q: %s,\n", k, f(c.MoEScale[k]))
 	}
-	fmt.Fprintf(&b, "},\nSyncClientMs: %s,\n", f(c.SyncClientMs))
+	fmt.Fprintf(&b, "},\nSyncClientMs: %s, HarnessMs: %s,\n", f(c.SyncClientMs), f(c.HarnessMs))
 	b.WriteString("}\n")
 	return format.Source(b.Bytes())
 }
 
 // Report is everything `make calibrate` writes to ACCURACY.md.
 type Report struct {
-	Rows    int
-	HeldOut map[string][]Errors // family -> per system/backend
+	Rows int
+	// Infeasible are the rows whose throughput needs more GEMM work than
+	// MaxGEMMShare of the GPU's peak (beyondGEMMPeak); they are kept.
+	Infeasible   []Row
+	MaxGEMMShare float64
+	HeldOut      map[string][]Errors // family -> per system/backend
 	// HeldOutSingle restricts HeldOut to single-stream rows (concurrency 1),
 	// the only rows whose TTFT is the batch-1 TTFT PrefillTTFT answers.
 	HeldOutSingle map[string][]Errors
@@ -245,30 +249,27 @@ func (r *Report) Markdown() string {
 
 	b.WriteString("## Summary\n\n")
 	b.WriteString("Targets of issue 16 on held-out data (the family named is left out of the fit and predicted):\n\n")
-	b.WriteString("| check | figure | target | met |\n|---|---|---|---|\n")
+	b.WriteString("| check | figure | first round | target | met |\n|---|---|---|---|---|\n")
 	for _, g := range r.Gates() {
-		fmt.Fprintf(&b, "| %s | %.1f | ≤ %.0f | %s |\n", g.Name, g.Value, g.Target, map[bool]string{true: "yes", false: "**no**"}[g.Met()])
+		fmt.Fprintf(&b, "| %s | %.1f | %.1f | ≤ %.0f | %s |\n", g.Name, g.Value, roundOne[g.Name], g.Target, map[bool]string{true: "yes", false: "**no**"}[g.Met()])
 	}
 	ours, aic, n := r.memoryErrors()
-	fmt.Fprintf(&b, "| KV cache vs engine-reported, median abs. error %% (%d engine start-ups) | %.1f (AI Configurator: %.1f) | ≤ 10 | %s |\n\n", n, ours, aic,
+	fmt.Fprintf(&b, "| KV cache vs engine-reported, median abs. error %% (%d engine start-ups) | %.1f (AI Configurator: %.1f) | 1.2 | ≤ 10 | %s |\n\n", n, ours, aic,
 		map[bool]string{true: "yes", false: "**no**"}[ours <= 10])
 	moe, moeHeld := findGroup(r.MoE, "all"), findGroup(r.MoEHeldOut, "all")
 	fmt.Fprintf(&b, "* MoE/MLA rows: ITL median %.1f %% / p90 %.1f %% (%d rows) with the fused-MoE kernel scales fitted; %.1f %% / %.1f %% when each MoE model's scales come from the other MoE models only.\n", moe.TPOTMedian, moe.TPOTP90, moe.N, moeHeld.TPOTMedian, moeHeld.TPOTP90)
-	trt := findGroup(r.HeldOut["llama"], "h100_sxm / trtllm")
-	gb := findGroup(r.HeldOutSingle["qwen"], "gb200 / trtllm")
-	fmt.Fprintf(&b, "* Where the targets are missed: with Llama held out, TensorRT-LLM is seen only on Qwen3-32B FP8, whose rows give it a fixed step cost that the small Llama-3.1-8B at H100 does not have (ITL bias %+.1f %% on those %d rows); B200 and FP4 are first principles in that fit (a generation or precision needs 30 rows before the fit moves its scale). With Qwen held out, the two GB200 single-stream rows are off by %+.1f %% TTFT: they carry the AI Configurator benchmark harness's own cost per request, fitted on the loaded rows. TTFT under closed-loop load is the benchmark's arrival pattern and is reported, not a target.\n\n",
-		trt.TPOTBias, trt.N, gb.TTFTBias)
+	r.missedMarkdown(&b)
 
 	b.WriteString("## What PrefillTTFT answers\n\n")
 	b.WriteString("PrefillTTFT is the engine's time to first token: one engine step per 32768-token chunk (its fixed cost plus the forward pass). A benchmark client's own cost is not part of it and is fitted per data source: ")
-	fmt.Fprintf(&b, "GuideLLM's synchronous client adds %.2f ms per request to the single-stream rows; AI Configurator's benchmark harness adds ", r.Fitted.SyncClientMs)
+	fmt.Fprintf(&b, "GuideLLM's synchronous client adds %.2f ms per request to the single-stream rows; AI Configurator's benchmark harness adds %.1f ms per request, the median TTFT left over (after the prefill, the step cost and half a running decode step) on its rows where other requests' prompts take under %.1f %% of the engine's time. Under load each backend's rows add a queueing intercept on top (", r.Fitted.SyncClientMs, r.Fitted.HarnessMs, 100*lightLoad)
 	var parts []string
 	for _, k := range sortedKeys(r.Fitted.Backends) {
 		parts = append(parts, fmt.Sprintf("%s %.1f ms", k, r.Fitted.Backends[k].BenchClientMs))
 	}
-	b.WriteString(strings.Join(parts, ", ") + " per request (fitted with the loaded rows; it carries their queueing before the first step).\n\n")
+	b.WriteString(strings.Join(parts, ", ") + "), with the queueing gains of calibrate/fit.go.\n\n")
 	b.WriteString("Fixed engine costs fitted per backend family and GPU generation (ms per step; vLLM and SGLang share one family, see below):\n\n")
-	b.WriteString("| backend | Hopper step | Blackwell step | + per TP doubling | per sequence (µs) | eager layer above the CUDA graphs (µs) |\n|---|---|---|---|---|---|\n")
+	b.WriteString("| backend | Hopper step | Blackwell step | + per TP doubling | per sequence per layer (µs) | eager layer above the CUDA graphs (µs) |\n|---|---|---|---|---|---|\n")
 	for _, k := range sortedKeys(r.Fitted.Backends) {
 		v := r.Fitted.Backends[k]
 		bw, ok := r.Fitted.GenerationStepMs[k+"/blackwell"]
@@ -276,7 +277,7 @@ func (r *Report) Markdown() string {
 		if ok {
 			bws = fmt.Sprintf("%.2f", bw)
 		}
-		fmt.Fprintf(&b, "| %s | %.2f | %s | %.2f | %.1f | %.1f |\n", k, v.StepMs, bws, v.StepTPMs, v.PerSeqUs, v.EagerLayerUs)
+		fmt.Fprintf(&b, "| %s | %.2f | %s | %.2f | %.2f | %.1f |\n", k, v.StepMs, bws, v.StepTPMs, v.PerSeqLayerUs, v.EagerLayerUs)
 	}
 	b.WriteString("\nAmpere (A100) and Ada (L40S) have no rows and take the Hopper step cost.\n\n")
 	b.WriteString("SGLang against vLLM on configurations both were measured at (same GPU, model shape, TP, concurrency, ISL and OSL): the ratio of their TPOT changes sign between the two data sets, so the fit keeps one step cost for both and lets them differ only where the engines' own code does (KV memory accounting, CUDA-graph capture limit: SGLang captures up to 256 sequences below TP 4 on H100/H200, vLLM up to 512):\n\n")
@@ -414,4 +415,58 @@ func findGroup(errs []Errors, group string) Errors {
 		}
 	}
 	return Errors{}
+}
+
+// roundOne are the gate figures of the first round (commit cf34889), kept
+// so that the summary shows what this round changed.
+var roundOne = map[string]float64{
+	"llama held out: ITL median %":                                      12.8,
+	"llama held out: ITL p90 %":                                         32.9,
+	"llama held out: batch-1 TTFT median %":                             5.5,
+	"llama held out: batch-1 TTFT p90 %":                                18.4,
+	"qwen held out: ITL median %":                                       10.5,
+	"qwen held out: ITL p90 %":                                          25.8,
+	"qwen held out: batch-1 TTFT median %":                              12.5,
+	"qwen held out: batch-1 TTFT p90 %":                                 35.9,
+	"short prompts (≤ 256 new tokens), held out: batch-1 TTFT median %": 4.3,
+}
+
+// missedMarkdown says which held-out targets are missed, where the error
+// sits and what data would settle it, and lists the terms of this round.
+func (r *Report) missedMarkdown(b *strings.Builder) {
+	var missed []string
+	for _, g := range r.Gates() {
+		if !g.Met() {
+			missed = append(missed, fmt.Sprintf("%s %.1f", strings.TrimSuffix(g.Name, " %"), g.Value))
+		}
+	}
+	if len(missed) == 0 {
+		b.WriteString("* Every held-out target is met.\n")
+	} else {
+		fmt.Fprintf(b, "* Missed: %s.\n", strings.Join(missed, "; "))
+	}
+	fp8 := findGroup(r.HeldOut["llama"], "h200_sxm / vllm")
+	fmt.Fprintf(b, "* With Llama held out, the ITL p90 is set by the 21 vLLM rows of nvidia/Llama-3.1-8B-Instruct-FP8 on H200 (the h200_sxm / vllm group's p90 is %.1f %%, bias %+.1f %%; in-sample they are as far off). %d of them need more GEMM throughput than any GEMM of the H100 microbenchmark reached (%.2f of the datasheet peak), counting only two FLOPs per weight per prompt and output token:\n\n",
+		fp8.TPOTP90, fp8.TPOTBias, len(r.Infeasible), r.MaxGEMMShare)
+	b.WriteString("| row | share of peak needed | measured TTFT ms | measured TPOT ms |\n|---|---|---|---|\n")
+	for _, x := range r.Infeasible {
+		need, _ := gemmShare(x)
+		fmt.Fprintf(b, "| %s | %.2f | %.1f | %.2f |\n", x.ID, need, x.TTFT, x.TPOT)
+	}
+	b.WriteString("\n  Such a row cannot have computed all of its prompts: vLLM's prefix cache on repeated benchmark prompts would explain it, and nothing in the data records it. They stay in the fit and in every figure; the benchmark's prompt corpus (or vLLM's prefix-cache hit rate) for these runs would settle them.\n")
+	q := []Errors{findGroup(r.HeldOut["qwen"], "h100_sxm / trtllm"), findGroup(r.HeldOut["qwen"], "h100_sxm / vllm"), findGroup(r.HeldOut["qwen"], "h100_sxm / sglang")}
+	fmt.Fprintf(b, "* With Qwen held out, the H100 ITL bias is TensorRT-LLM %+.1f %%, vLLM %+.1f %% (both right at concurrency 8 and increasingly low above it) and SGLang %+.1f %%: what another request's prompt adds to the decode steps it joins is larger for Qwen3-32B on TensorRT-LLM and vLLM than the Llama rows teach (the fitted prefill-mixing gain per engine family). The Qwen rows are the only H100 rows at ISL 1024–4096 with OSL 128–512 besides Llama-3.1-8B on TensorRT-LLM, so the gain is learned from another shape and precision; Qwen3-32B BF16 and FP8 rows of the same engine at low concurrency, or engine step traces of mixed batches, would separate prompt cost from batching policy.\n",
+		q[0].TPOTBias, q[1].TPOTBias, q[2].TPOTBias)
+	b.WriteString("* A held-out figure moves by up to about a point between fits that differ only in the search path of the outer Nelder–Mead fit; a target met or missed by less than that is not a firm result.\n")
+	b.WriteString("* TTFT under closed-loop load is the benchmark's arrival pattern and is reported, not a target.\n\n")
+
+	b.WriteString("Terms of the second round (taking out any one of them makes at least one held-out ITL figure worse; fit.go and estimator.go cite the sources):\n\n")
+	b.WriteString("| term | where | what it is | source |\n|---|---|---|---|\n")
+	fmt.Fprintf(b, "| decode per sequence per layer: %.2f µs | estimator (BackendCoefficients.PerSeqLayerUs) | each running sequence costs every layer a little (attention blocks and page lookups per sequence, the KV append); it replaces a per-step cost per sequence, which made a 32-layer and a 64-layer model pay alike | fitted on TPOT; a per-step and a per-layer term fitted together split differently in each fold and did worse held out |\n", r.Fitted.Backends["trtllm"].PerSeqLayerUs)
+	b.WriteString("| RoPE and q/k-norm kernels per engine | estimator (ropeAndQKNorm) | TensorRT-LLM applies RoPE inside its attention kernel unless the model normalises q and k first; Qwen3's q and k norms are one kernel each | `tensorrt_llm/_torch/models/modeling_qwen3.py`, vLLM and SGLang `Qwen3Attention` |\n")
+	fmt.Fprintf(b, "| decode attention floor held at its microbenchmark value (%.1f µs) | calibrate (fit.go) | per-layer fixed cost no longer traded against the step cost by the end-to-end fit | `mha__decode__h100__*.csv` |\n", r.Fitted.AttnDecodeFloorUs)
+	b.WriteString("| FP8 KV cache for TensorRT-LLM's FP8 and NVFP4 rows | calibrate (Row.kvPrecision) | halves the KV read of those decode steps and doubles the cache | the rows' own queueing onsets (fit.go) |\n")
+	b.WriteString("| running batch capped by the KV cache | calibrate (admitted, waitMs) | a row whose c requests do not fit runs b < c of them (TensorRT-LLM reserves ISL + OSL per request, vLLM and SGLang hold ISL + OSL/2 on average) and the other c − b wait (c − b)/b service times | TensorRT-LLM's GUARANTEED_NO_EVICT capacity scheduler; vLLM's and SGLang's preempting schedulers |\n")
+	b.WriteString("| AI Configurator harness cost from unloaded rows | calibrate (fitHarness) | the benchmark's own cost per request, no longer fitted together with queueing | rows where other prompts take < 0.5 % of the engine's time |\n\n")
+	b.WriteString("Tried and left out, because held-out ITL got worse: AI Configurator's mixed-step form for prefill interleaving (GEMMs of the decode batch and the prompt in one pass) in place of the fitted mixing gain; TensorRT-LLM's all-reduce + RMSNorm fusion above TP 1; setting aside the rows above the GEMM peak.\n\n")
 }

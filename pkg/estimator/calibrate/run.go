@@ -17,6 +17,10 @@ func Run(dir string) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	maxMFU, err := maxGEMMShare(dir)
+	if err != nil {
+		return nil, err
+	}
 	c, err := Fit(dir, rows)
 	if err != nil {
 		return nil, err
@@ -26,7 +30,7 @@ func Run(dir string) (*Report, error) {
 		return nil, err
 	}
 	c.MoEScale = FitMoE(c, moe)
-	rep := &Report{Rows: len(rows), Fitted: c, HeldOut: map[string][]Errors{}, HeldOutSingle: map[string][]Errors{}}
+	rep := &Report{Rows: len(rows), Infeasible: beyondGEMMPeak(rows, maxMFU), MaxGEMMShare: maxMFU, Fitted: c, HeldOut: map[string][]Errors{}, HeldOutSingle: map[string][]Errors{}}
 	inSample := Predict(c, rows)
 	rep.InSample = Summarize(inSample, SystemBackend)
 	var heldShort []Prediction
