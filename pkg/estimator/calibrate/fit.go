@@ -209,11 +209,12 @@ func features(rows []Row, c *estimator.Coefficients) []rowFeatures {
 // weights: Llama-3.1-70B FP8 at TP1 on H200, ISL 1024 + OSL 8192, serves 32
 // requests without queueing (TTFT 0.45 s) and queues at 64 (80 s). Its
 // capacity scheduler reserves ISL + OSL per request, and 32 × 9216 tokens
-// need 97 GiB of BF16 KV beside 70 GB of weights on a 141 GB GPU, 48 GiB in
-// FP8 (our budget: 43 requests). The same step sits between 32 and 64 on
-// B200 for FP8 and NVFP4 weights, and Qwen3-32B FP8 at TP1 on H100 first
-// queues where an FP8 cache fills. vLLM's rows queue where its BF16 cache
-// fills (it keeps the model dtype unless told).
+// need 90 GiB of BF16 KV beside 70 GB of weights on a 141 GB GPU, 45 GiB in
+// FP8 (our FP8 budget holds 43 requests). The same step sits between 32 and
+// 64 on B200 for FP8 and NVFP4 weights, and Qwen3-32B FP8 at TP1 on H100
+// serves 64 requests of 4096 + 512 tokens with far less queueing than a
+// BF16 cache (34 requests) would allow. vLLM's rows queue where its BF16
+// cache fills (it keeps the model dtype unless told).
 func (r Row) kvPrecision() string {
 	if r.Backend == "trtllm" && (r.Precision == "fp8" || r.Precision == "fp4") {
 		return "fp8"
