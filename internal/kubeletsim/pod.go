@@ -22,9 +22,6 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-// saMount is where client-go's in-cluster config reads its token and CA.
-const saMount = "/var/run/secrets/kubernetes.io/serviceaccount"
-
 // ctr is one container of a pod and its current process.
 type ctr struct {
 	c         corev1.Container
@@ -53,7 +50,6 @@ type podRun struct {
 	pod      *corev1.Pod
 	dir      string
 	saDir    string
-	mu       sync.Mutex
 	init     []*ctr
 	main     []*ctr
 	start    time.Time

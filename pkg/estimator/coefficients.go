@@ -1,7 +1,5 @@
 package estimator
 
-import "sort"
-
 // BackendCoefficients are the fixed costs one serving engine adds.
 type BackendCoefficients struct {
 	// StepMs is the fixed cost of one engine step (scheduler, sampling,
@@ -75,15 +73,6 @@ func (c *Coefficients) Clone() *Coefficients {
 		out.Backends[k] = v
 	}
 	return &out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // initialCoefficients are the spec's §3.7 starting values, before fitting.
