@@ -164,13 +164,18 @@ func LoadRows(dir string) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range b.rows {
-		tp, _ := b.num(r, "tp")
-		pt, _ := b.num(r, "prompt_tokens")
-		px, _ := b.num(r, "prefix_tokens")
-		ot, _ := b.num(r, "output_tokens")
-		ttft, _ := b.num(r, "ttft_mean_ms")
-		tpot, _ := b.num(r, "tpot_mean_ms")
+	for i, r := range b.rows {
+		// Every BLIS row is a measurement we fit on: a blank or garbled
+		// number is an error, not a zero.
+		var v [6]float64
+		for j, col := range []string{"tp", "prompt_tokens", "prefix_tokens", "output_tokens", "ttft_mean_ms", "tpot_mean_ms"} {
+			x, ok := b.num(r, col)
+			if !ok {
+				return nil, fmt.Errorf("blis_h1_vllm_h100_sync.csv data row %d: column %s is %q, want a number", i+1, col, b.str(r, col))
+			}
+			v[j] = x
+		}
+		tp, pt, px, ot, ttft, tpot := v[0], v[1], v[2], v[3], v[4], v[5]
 		model := b.str(r, "model")
 		rows = append(rows, Row{ID: b.str(r, "experiment"), Model: model, Family: family(model), System: "h100_sxm",
 			Backend: "vllm", Precision: "bf16", ISL: int(pt), Prefix: int(px), OSL: int(ot), Concurrency: 1, TP: int(tp),
