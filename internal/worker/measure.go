@@ -120,7 +120,7 @@ func (r *Runner) KVCapacity(ctx context.Context, t workerproto.Task) (int, strin
 			warns = append(warns, err.Error())
 		}
 	default:
-		if kv, err := KVFromMetrics(t.Backend, ParseMetrics([]byte(body.String())), dp); err == nil {
+		if kv, err := KVFromMetrics(t.Backend, []byte(body.String()), dp); err == nil {
 			return kv, "metrics", warns
 		} else {
 			warns = append(warns, err.Error())
