@@ -429,7 +429,9 @@ func TestStatusWatch(t *testing.T) {
 	}
 	var live lockedBuffer
 	done := make(chan result, 1)
-	go func() { done <- kdgdrLive(t, s.env.Kubeconfig, &live, "status", "qwen", "-n", ns, "-w", "--timeout", "60s") }()
+	go func() {
+		done <- kdgdrLive(t, s.env.Kubeconfig, &live, "status", "qwen", "-n", ns, "-w", "--timeout", "60s")
+	}()
 	printed := "\n" // the plugin has started and shown the first state
 	for _, step := range []struct {
 		state v1alpha1.State
