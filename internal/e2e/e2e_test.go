@@ -427,7 +427,7 @@ func TestStatusWatch(t *testing.T) {
 	if err := s.client.Create(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	var live lockedBuffer
+	var live testenv.SyncBuffer
 	done := make(chan result, 1)
 	go func() {
 		done <- kdgdrLive(t, s.env.Kubeconfig, &live, "status", "qwen", "-n", ns, "-w", "--timeout", "60s")

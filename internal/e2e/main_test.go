@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -229,23 +228,4 @@ func mustRun(t *testing.T, args ...string) result {
 		t.Fatalf("kubectl-dgdr %s: %s", strings.Join(args, " "), r)
 	}
 	return r
-}
-
-// lockedBuffer is a bytes.Buffer that one goroutine writes while another
-// reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
