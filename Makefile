@@ -32,7 +32,7 @@ build: ## Build kubectl-dgdr and webhook into bin/
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/webhook ./cmd/webhook
 
 .PHONY: test
-test: testbin ensure-numpy ## Run every test: unit, control-plane e2e, then the release check
+test: lint testbin ensure-numpy ## Run every check: lint, unit, control-plane e2e, then the release check
 	go test $(GO_TEST_FLAGS) -p $(GO_TEST_P) ./...
 	$(MAKE) --no-print-directory release-check
 
@@ -50,9 +50,10 @@ generate: ## Regenerate DeepCopy code and the CRDs with controller-gen
 	go tool controller-gen crd paths=./pkg/api/dgd/... output:crd:artifacts:config=manifests/test/dgd-crd
 
 .PHONY: lint
-lint: ## gofmt, go vet, and a check that generated files are up to date
+lint: ## gofmt, go vet, staticcheck (staticcheck.conf), and a check that the generated CRDs are up to date
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt wants to rewrite:"; echo "$$out"; exit 1; fi
 	go vet ./...
+	go tool staticcheck ./...
 	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
 	go tool controller-gen object:headerFile=hack/boilerplate.go.txt paths=./pkg/api/... output:object:artifacts:config=$$tmp/obj >/dev/null; \
 	go tool controller-gen crd paths=./pkg/api/v1alpha1/... output:crd:artifacts:config=$$tmp/crd; \

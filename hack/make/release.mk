@@ -82,7 +82,7 @@ release-check: $(KREW) $(VALIDATE_KREW_MANIFEST) ## Render, validate, krew-insta
 # IMAGES, built from ./cmd/<name> on an empty base (passwd/group with uid
 # 65532, /tmp) with go-containerregistry; no base image is pulled. The
 # entrypoint is /usr/local/bin/<name>, the user 65532:65532. An entry whose
-# ./cmd/<name> has no Go files yet is skipped with a note. To add an image,
+# package has no Go files fails the build. To add an image,
 # add its name (and, if its main package is elsewhere, IMAGE_PKG_<name>).
 #
 # Push a tarball with crane, go-containerregistry's CLI
@@ -115,7 +115,7 @@ define build-image
 		$(RELEASE_GO) image -name $(1) -pkg $(2) -ldflags "$(LDFLAGS)" -platforms "$(IMAGE_PLATFORMS)" \
 			-ref $(IMAGE_REPO)/dgdr-$(1):$(VERSION) -version $(VERSION) -revision $(COMMIT) \
 			-build-dir $(IMAGE_DIR)/build/$(1) -out $(IMAGE_DIR)/$(1).tar; \
-	else echo "image $(1): skipped, $(2) does not exist yet"; fi
+	else echo "image $(1): $(2) has no Go files (set IMAGE_PKG_$(1))" >&2; exit 1; fi
 
 endef
 

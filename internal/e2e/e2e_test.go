@@ -427,13 +427,24 @@ func TestStatusWatch(t *testing.T) {
 	if err := s.client.Create(ctx, d); err != nil {
 		t.Fatal(err)
 	}
+	var live testenv.SyncBuffer
 	done := make(chan result, 1)
-	go func() { done <- kdgdr(t, "status", "qwen", "-n", ns, "-w", "--timeout", "60s") }()
+	go func() {
+		done <- kdgdrLive(t, s.env.Kubeconfig, &live, "status", "qwen", "-n", ns, "-w", "--timeout", "60s")
+	}()
+	printed := "\n" // the plugin has started and shown the first state
 	for _, step := range []struct {
 		state v1alpha1.State
 		msg   string
 	}{{v1alpha1.StateProfiling, "prefill sweep 1/3"}, {v1alpha1.StateFailed, "the engine crashed"}} {
-		time.Sleep(2 * time.Second) // let the plugin start and print the state before
+		// Each change only once the previous one is on screen, so that
+		// none is merged away.
+		if err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+			return strings.Contains(live.String(), printed), nil
+		}); err != nil {
+			t.Fatalf("status -w never printed %q; stdout so far:\n%s", printed, live.String())
+		}
+		printed = step.msg
 		cur := getDGDR(t, ns, "qwen")
 		cur.Status.State = step.state
 		cur.Status.Conditions = []metav1.Condition{{Type: "Profiling", Status: metav1.ConditionTrue, Reason: "Test", Message: step.msg,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -160,15 +161,17 @@ func serveWebhook(ctx context.Context, o envtest.WebhookInstallOptions) error {
 	webhook.Register(srv, webhook.NewScheme())
 	go func() { _ = srv.Start(ctx) }()
 	addr := net.JoinHostPort(o.LocalServingHost, fmt.Sprint(o.LocalServingPort))
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
 			_ = c.Close()
-			return nil
 		}
-		time.Sleep(100 * time.Millisecond)
+		return err == nil, nil
+	})
+	if err != nil {
+		return errors.New("the webhook server did not start listening on " + addr)
 	}
-	return errors.New("the webhook server did not start listening on " + addr)
+	return nil
 }
 
 // result is one run of the binary.
@@ -189,12 +192,22 @@ func kdgdr(t *testing.T, args ...string) result {
 
 func kdgdrAs(t *testing.T, kubeconfig string, args ...string) result {
 	t.Helper()
+	return kdgdrLive(t, kubeconfig, nil, args...)
+}
+
+// kdgdrLive is kdgdrAs that also copies stdout to live as it is written,
+// for tests that act on what the plugin has printed so far.
+func kdgdrLive(t *testing.T, kubeconfig string, live io.Writer, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.bin, append([]string{"--kubeconfig", kubeconfig}, args...)...)
 	cmd.Env = append(os.Environ(), "NO_COLOR=1")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
+	if live != nil {
+		cmd.Stdout = io.MultiWriter(&out, live)
+	}
 	err := cmd.Run()
 	r := result{stdout: out.String(), stderr: errb.String()}
 	var ee *exec.ExitError

@@ -19,11 +19,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 )
-
-// saMount is where client-go's in-cluster config reads its token and CA.
-const saMount = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 // ctr is one container of a pod and its current process.
 type ctr struct {
@@ -53,7 +51,6 @@ type podRun struct {
 	pod      *corev1.Pod
 	dir      string
 	saDir    string
-	mu       sync.Mutex
 	init     []*ctr
 	main     []*ctr
 	start    time.Time
@@ -242,15 +239,16 @@ func (r *podRun) prepare(ctx context.Context) error {
 	}
 	var tok *authv1.TokenRequest
 	var err error
-	for range 50 { // the ServiceAccount may be created just after the pod
+	// The ServiceAccount may be created just after the pod.
+	perr := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
 		tok, err = r.k.opts.Client.CoreV1().ServiceAccounts(p.Namespace).CreateToken(ctx, p.Spec.ServiceAccountName, &authv1.TokenRequest{
 			Spec: authv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600),
 				BoundObjectRef: &authv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: p.Name, UID: p.UID}},
 		}, metav1.CreateOptions{})
-		if err == nil || !apierrors.IsNotFound(err) || r.stopped() {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
+		return err == nil || !apierrors.IsNotFound(err) || r.stopped(), nil
+	})
+	if err == nil {
+		err = perr
 	}
 	if err != nil {
 		return fmt.Errorf("token of service account %s/%s: %w", p.Namespace, p.Spec.ServiceAccountName, err)

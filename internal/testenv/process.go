@@ -18,25 +18,29 @@ import (
 type process struct {
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *SyncBuffer
 	done chan struct{}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// SyncBuffer is a bytes.Buffer that one goroutine writes while others read
+// it. With Limit > 0 it starts over once it holds more than Limit bytes, to
+// keep a long-running process's log bounded (the tail is what matters).
+type SyncBuffer struct {
+	Limit int
+	mu    sync.Mutex
+	b     bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.b.Len() > 1<<20 { // keep memory bounded: the tail is what matters
+	if s.Limit > 0 && s.b.Len() > s.Limit {
 		s.b.Reset()
 	}
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
@@ -44,7 +48,7 @@ func (s *syncBuffer) String() string {
 
 func startProcess(name, path string, args ...string) (*process, error) {
 	cmd := exec.Command(path, args...)
-	out := &syncBuffer{}
+	out := &SyncBuffer{Limit: 1 << 20}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if os.Getenv("DGDR_TESTENV_VERBOSE") != "" {

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -156,14 +157,13 @@ func assertStopped(t *testing.T, env *Env, pids []int) {
 	if err := env.Stop(); err != nil {
 		t.Errorf("stop: %v", err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for _, pid := range pids {
-		for Alive(pid) && time.Now().Before(deadline) {
-			time.Sleep(100 * time.Millisecond)
-		}
-		if Alive(pid) {
-			t.Errorf("process %d is still running after Stop", pid)
-		}
+	var alive []int
+	_ = wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		alive = slices.DeleteFunc(slices.Clone(pids), func(p int) bool { return !Alive(p) })
+		return len(alive) == 0, nil
+	})
+	if len(alive) > 0 {
+		t.Errorf("processes %v are still running after Stop", alive)
 	}
 }
 
@@ -174,20 +174,12 @@ func waitGone(t *testing.T, before []int) {
 	for _, p := range before {
 		old[p] = true
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var left []int
-		for _, p := range childPIDs(pidSelf()) {
-			if !old[p] {
-				left = append(left, p)
-			}
-		}
-		if len(left) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("processes left behind: %v", left)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var left []int
+	_ = wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		left = slices.DeleteFunc(childPIDs(pidSelf()), func(p int) bool { return old[p] })
+		return len(left) == 0, nil
+	})
+	if len(left) > 0 {
+		t.Fatalf("processes left behind: %v", left)
 	}
 }

@@ -187,7 +187,9 @@ func (o *MockerOptions) Run(ctx context.Context, env Env) error {
 	log := env.Out
 	if o.LogFile != "" {
 		// The shared volume may be fresh (or absent when run outside a pod).
-		_ = os.MkdirAll(filepath.Dir(o.LogFile), 0o755)
+		if err := os.MkdirAll(filepath.Dir(o.LogFile), 0o755); err != nil {
+			return fmt.Errorf("--log-file %s: %w", o.LogFile, err)
+		}
 		f, err := os.OpenFile(o.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {
 			return fmt.Errorf("--log-file %s: %w", o.LogFile, err)
@@ -217,7 +219,9 @@ func (o *MockerOptions) Run(ctx context.Context, env Env) error {
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = hs.Shutdown(sctx)
+		if err := hs.Shutdown(sctx); err != nil {
+			return fmt.Errorf("stopping the mocker's HTTP server: %w", err)
+		}
 		return nil
 	}
 }
@@ -306,7 +310,11 @@ func (o *MeasureOptions) Run(ctx context.Context, env Env) error {
 	summary := Summary(res, err)
 	fmt.Fprintln(env.Out, summary)
 	if o.TerminationLog != "" {
-		_ = os.WriteFile(o.TerminationLog, []byte(summary), 0o644)
+		// Only a convenience for kubectl describe: the result still goes
+		// to the ConfigMap, so a failure here is a warning.
+		if werr := os.WriteFile(o.TerminationLog, []byte(summary), 0o644); werr != nil {
+			fmt.Fprintf(env.ErrOut, "warning: --termination-log: %v\n", werr)
+		}
 	}
 	if o.OutputFile != "" {
 		if werr := writeJSONFile(o.OutputFile, res); werr != nil && err == nil {

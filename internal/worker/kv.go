@@ -16,44 +16,44 @@ import (
 const TRTLLMDefaultKVTokens = 100000
 
 // KVFromMetrics reads the engine's KV capacity in tokens over all attention
-// DP ranks from its Prometheus metrics. Series with distinct engine/dp_rank
-// labels are summed (one per rank); a single unlabelled series is one rank
-// and is multiplied by attnDP, as the log rule does.
-func KVFromMetrics(backend string, samples []Sample, attnDP int) (int, error) {
-	attnDP = max(attnDP, 1)
-	perSeries := map[string]float64{}
-	rankLabelled := false
-	add := func(s Sample, v float64) {
-		key := s.Labels["engine"] + "/" + s.Labels["dp_rank"]
-		if key != "/" {
-			rankLabelled = true
-		}
-		perSeries[key] = v
-	}
+// DP ranks from its Prometheus metrics page. Series with distinct
+// engine/dp_rank labels are summed (one per rank); a single unlabelled
+// series is one rank and is multiplied by attnDP, as the log rule does.
+func KVFromMetrics(backend string, metrics []byte, attnDP int) (int, error) {
 	var metric string
 	switch backend {
 	case workerproto.BackendVLLM, workerproto.BackendMocker:
 		metric = "vllm:cache_config_info"
-		for _, s := range samples {
-			if s.Name != metric {
-				continue
-			}
-			blocks, err1 := strconv.Atoi(s.Labels["num_gpu_blocks"])
-			bs, err2 := strconv.Atoi(s.Labels["block_size"])
-			if err1 != nil || err2 != nil || blocks <= 0 || bs <= 0 {
-				continue // vLLM reports "None" before profiling memory
-			}
-			add(s, float64(blocks)*float64(bs))
-		}
 	case workerproto.BackendSGLang:
 		metric = "sglang:max_total_num_tokens"
-		for _, s := range samples {
-			if s.Name == metric && s.Value > 0 {
-				add(s, s.Value)
-			}
-		}
 	default:
 		return 0, fmt.Errorf("backend %q has no Prometheus KV metric: use vllm, sglang or mocker", backend)
+	}
+	fam, err := metricFamily(metrics, metric)
+	if err != nil {
+		return 0, fmt.Errorf("reading %s from the engine's /metrics: %w", metric, err)
+	}
+	perSeries := map[string]float64{}
+	rankLabelled := false
+	for _, m := range fam.GetMetric() {
+		labels := labelsOf(m)
+		v := sampleValue(m)
+		if metric == "vllm:cache_config_info" {
+			// The capacity is in the labels; vLLM reports "None" blocks
+			// before it has profiled memory.
+			blocks, err1 := strconv.Atoi(labels["num_gpu_blocks"])
+			bs, err2 := strconv.Atoi(labels["block_size"])
+			if err1 != nil || err2 != nil || blocks <= 0 || bs <= 0 {
+				continue
+			}
+			v = float64(blocks) * float64(bs)
+		}
+		if !(v > 0) {
+			continue
+		}
+		key := labels["engine"] + "/" + labels["dp_rank"]
+		rankLabelled = rankLabelled || key != "/"
+		perSeries[key] = v
 	}
 	if len(perSeries) == 0 {
 		return 0, fmt.Errorf("metric %s with a positive capacity is not in the engine's /metrics", metric)
@@ -63,7 +63,7 @@ func KVFromMetrics(backend string, samples []Sample, attnDP int) (int, error) {
 		total += v
 	}
 	if !rankLabelled {
-		total *= float64(attnDP)
+		total *= float64(max(attnDP, 1))
 	}
 	if total > math.MaxInt32 {
 		return 0, fmt.Errorf("KV capacity %.0f tokens from %s is implausible", total, metric)

@@ -48,30 +48,35 @@ vllm:num_requests_running{engine="0",model_name="m"} 3.0
 `
 
 func TestMetricsParsing(t *testing.T) {
-	s := ParseMetrics([]byte(vllmMetrics + "bad line without value\nx{a=\"unterminated} 1\n" + `esc{a="q\"uote",b="n\\l"} 2 1700000000` + "\n"))
-	if len(s) != 4 {
-		t.Fatalf("want 4 samples (bad lines skipped), got %d: %+v", len(s), s)
-	}
-	if s[3].Labels["a"] != `q"uote` || s[3].Labels["b"] != `n\l` || s[3].Value != 2 {
-		t.Fatalf("escapes/timestamp: %+v", s[3])
-	}
-	kv, err := KVFromMetrics("vllm", s, 2)
-	if err != nil || kv != 2*2048*16 {
+	// Odd lines of other metrics do not hide the one we read; escapes and
+	// timestamps in its own samples are expfmt's to handle.
+	page := vllmMetrics + "bad line without value\nx{a=\"unterminated} 1\n" +
+		`vllm:cache_config_info{block_size="16",engine="2",note="q\"uote\nx",num_gpu_blocks="1024"} 1 1700000000` + "\n"
+	kv, err := KVFromMetrics("vllm", []byte(page), 2)
+	if err != nil || kv != 2*2048*16+1024*16 {
 		t.Fatalf("vllm per-engine series must be summed: %d, %v", kv, err)
 	}
+	// A broken sample of the metric itself is an error that names it.
+	broken := vllmMetrics + `vllm:cache_config_info{block_size="16",engine="2"` + "\n"
+	if _, err := KVFromMetrics("vllm", []byte(broken), 1); err == nil || !strings.Contains(err.Error(), "vllm:cache_config_info") {
+		t.Fatalf("broken sample: %v", err)
+	}
 	// One unlabelled series is one rank: × attn_dp, like the log rule.
-	one := ParseMetrics([]byte(`vllm:cache_config_info{block_size="32",num_gpu_blocks="100"} 1` + "\n"))
+	one := []byte(`vllm:cache_config_info{block_size="32",num_gpu_blocks="100"} 1` + "\n")
 	if kv, err := KVFromMetrics("mocker", one, 4); err != nil || kv != 12800 {
 		t.Fatalf("unlabelled: %d, %v", kv, err)
 	}
 	// vLLM reports "None" blocks before memory profiling.
-	none := ParseMetrics([]byte(`vllm:cache_config_info{block_size="16",num_gpu_blocks="None"} 1` + "\n"))
+	none := []byte(`vllm:cache_config_info{block_size="16",num_gpu_blocks="None"} 1` + "\n")
 	if _, err := KVFromMetrics("vllm", none, 1); err == nil || !strings.Contains(err.Error(), "vllm:cache_config_info") {
 		t.Fatalf("None blocks: %v", err)
 	}
-	sg := ParseMetrics([]byte("sglang:max_total_num_tokens{model_name=\"m\"} 500000\n"))
+	sg := []byte("# TYPE sglang:max_total_num_tokens gauge\nsglang:max_total_num_tokens{model_name=\"m\"} 500000\n")
 	if kv, err := KVFromMetrics("sglang", sg, 2); err != nil || kv != 1000000 {
 		t.Fatalf("sglang: %d, %v", kv, err)
+	}
+	if _, err := KVFromMetrics("sglang", []byte(vllmMetrics), 1); err == nil || !strings.Contains(err.Error(), "sglang:max_total_num_tokens") {
+		t.Fatalf("a page without the metric: %v", err)
 	}
 	if _, err := KVFromMetrics("trtllm", sg, 1); err == nil {
 		t.Fatal("trtllm has no Prometheus KV metric")
@@ -108,9 +113,8 @@ func FuzzParsers(f *testing.F) {
 	f.Add(`a{b="c\"} 1`, "KV Cache is allocated #tokens: 99999999999999999999")
 	f.Add("{}", "Allocated for max tokens in paged KV cache (1)")
 	f.Fuzz(func(t *testing.T, metrics, log string) {
-		s := ParseMetrics([]byte(metrics))
 		for _, b := range []string{"vllm", "sglang", "mocker"} {
-			if kv, err := KVFromMetrics(b, s, 3); err == nil && kv < 0 {
+			if kv, err := KVFromMetrics(b, []byte(metrics), 3); err == nil && kv < 0 {
 				t.Fatalf("negative capacity %d", kv)
 			}
 			if kv, _, err := KVFromLog(b, log, 3); err == nil && kv < 0 {

@@ -1,15 +1,17 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/loadgen"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profiler/grid"
@@ -47,40 +49,28 @@ func (r *Runner) client() *http.Client {
 
 // WaitReady polls the engine's /health and /v1/models until both answer 200.
 func (r *Runner) WaitReady(ctx context.Context, t workerproto.Task) error {
-	poll := r.Poll
-	if poll == 0 {
-		poll = 2 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, t.ReadyTimeout)
-	defer cancel()
 	base := strings.TrimSuffix(t.EngineURL, "/")
 	last := "no answer yet"
-	for {
-		ok := true
+	err := wait.PollUntilContextTimeout(ctx, cmp.Or(r.Poll, 2*time.Second), t.ReadyTimeout, true, func(ctx context.Context) (bool, error) {
 		for _, p := range []string{"/health", "/v1/models"} {
 			code, err := r.get(ctx, base+p, io.Discard)
-			if err != nil || code != http.StatusOK {
-				ok = false
-				if err != nil {
+			switch {
+			case err != nil:
+				if ctx.Err() == nil { // not the deadline cutting this request short
 					last = err.Error()
-				} else {
-					last = fmt.Sprintf("GET %s: HTTP %d", p, code)
 				}
-				break
+				return false, nil
+			case code != http.StatusOK:
+				last = fmt.Sprintf("GET %s: HTTP %d", p, code)
+				return false, nil
 			}
 		}
-		if ok {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return fmt.Errorf("engine at %s was not ready within %v (last: %s): check the engine container's log", base, t.ReadyTimeout, last)
-			}
-			return ctx.Err()
-		case <-time.After(poll):
-		}
+		return true, nil
+	})
+	if err != nil && ctx.Err() == nil { // our deadline, not the caller's
+		return fmt.Errorf("engine at %s was not ready within %v (last: %s): check the engine container's log", base, t.ReadyTimeout, last)
 	}
+	return err
 }
 
 func (r *Runner) get(ctx context.Context, url string, w io.Writer) (int, error) {
@@ -120,7 +110,7 @@ func (r *Runner) KVCapacity(ctx context.Context, t workerproto.Task) (int, strin
 			warns = append(warns, err.Error())
 		}
 	default:
-		if kv, err := KVFromMetrics(t.Backend, ParseMetrics([]byte(body.String())), dp); err == nil {
+		if kv, err := KVFromMetrics(t.Backend, []byte(body.String()), dp); err == nil {
 			return kv, "metrics", warns
 		} else {
 			warns = append(warns, err.Error())

@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
@@ -91,18 +92,15 @@ func (s *ConfigMapSink) Write(ctx context.Context, res *workerproto.Result) erro
 // WaitExists polls until the ConfigMap exists (ranks > 0 of a multi-node
 // Job wait for rank 0's result, then end their pod).
 func (s *ConfigMapSink) WaitExists(ctx context.Context, poll time.Duration) error {
-	for {
+	return wait.PollUntilContextCancel(ctx, poll, true, func(ctx context.Context) (bool, error) {
 		_, err := s.Client.CoreV1().ConfigMaps(s.Namespace).Get(ctx, s.Name, metav1.GetOptions{})
-		if err == nil {
-			return nil
+		switch {
+		case err == nil:
+			return true, nil
+		case apierrors.IsNotFound(err):
+			return false, nil
+		default:
+			return false, fmt.Errorf("reading ConfigMap %s/%s: %w", s.Namespace, s.Name, err)
 		}
-		if !apierrors.IsNotFound(err) {
-			return fmt.Errorf("reading ConfigMap %s/%s: %w", s.Namespace, s.Name, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(poll):
-		}
-	}
+	})
 }

@@ -207,7 +207,7 @@ func (c *Clients) syncDeployment(ctx context.Context, key types.NamespacedName, 
 	switch {
 	case ready && was != v1alpha1.StateReady || ready && !hasDeploymentCond:
 		c.RecordEvent(ctx, cur, out, corev1.EventTypeNormal, EventDeploymentReady, fmt.Sprintf("DynamoGraphDeployment %s is ready", u.GetName()))
-	case !ready && was == v1alpha1.StateReady && cur.Status.Deployment != nil && res.Created == false && state == dgd.StateFailed:
+	case !ready && was == v1alpha1.StateReady && cur.Status.Deployment != nil && !res.Created && state == dgd.StateFailed:
 		c.RecordEvent(ctx, cur, out, corev1.EventTypeWarning, EventDeploymentDegraded,
 			fmt.Sprintf("DynamoGraphDeployment %s degraded from Ready to %s", u.GetName(), state))
 	}

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/watch"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -97,10 +99,18 @@ func TestWaitDGDFollowsWatchEvents(t *testing.T) {
 	if err := unstructured.SetNestedField(g.Object, "pending", "status", "state"); err != nil {
 		t.Fatal(err)
 	}
-	c, cl := newFake(t, nil, d, g)
+	// The DGD turns successful only once the watch is open, so that only
+	// its event (not a poll) can wake waitDGD.
+	opened := make(chan struct{})
+	var once sync.Once
+	c, cl := newFake(t, &interceptor.Funcs{Watch: func(ctx context.Context, c client.WithWatch, l client.ObjectList, opts ...client.ListOption) (watch.Interface, error) {
+		w, err := c.Watch(ctx, l, opts...)
+		once.Do(func() { close(opened) })
+		return w, err
+	}}, d, g)
 	ctx := context.Background()
 	go func() {
-		time.Sleep(200 * time.Millisecond)
+		<-opened
 		cur := newDGD()
 		if err := c.Get(ctx, client.ObjectKeyFromObject(g), cur); err != nil {
 			t.Error(err)

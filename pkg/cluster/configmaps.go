@@ -67,7 +67,7 @@ func splitConfigWithPlanner(data []byte) (*plannerDocs, error) {
 }
 
 // renamePlannerVolume points every configMap volume named from at to.
-func renamePlannerVolume(dgdDoc map[string]any, from, to string) {
+func renamePlannerVolume(dgdDoc map[string]any, from, to string) error {
 	services, _, _ := unstructured.NestedMap(dgdDoc, "spec", "services")
 	for name := range services {
 		vols, ok, _ := unstructured.NestedSlice(dgdDoc, "spec", "services", name, "extraPodSpec", "volumes")
@@ -80,8 +80,11 @@ func renamePlannerVolume(dgdDoc map[string]any, from, to string) {
 				cm["name"] = to
 			}
 		}
-		_ = unstructured.SetNestedSlice(dgdDoc, vols, "spec", "services", name, "extraPodSpec", "volumes")
+		if err := unstructured.SetNestedSlice(dgdDoc, vols, "spec", "services", name, "extraPodSpec", "volumes"); err != nil {
+			return fmt.Errorf("renaming the %s volume of service %s: %w", from, name, err)
+		}
 	}
+	return nil
 }
 
 func joinDocs(docs ...map[string]any) ([]byte, error) {

@@ -57,9 +57,13 @@ func (c *Clients) StoreOutputs(ctx context.Context, d *v1alpha1.DynamoGraphDeplo
 				if pd == nil {
 					continue
 				}
-				renamePlannerVolume(pd.dgd, PlannerProfileData, cmName)
+				if err := renamePlannerVolume(pd.dgd, PlannerProfileData, cmName); err != nil {
+					return nil, err
+				}
 				if pd.configMap != nil {
-					_ = setNested(pd.configMap, cmName, "metadata", "name")
+					if err := setNested(pd.configMap, cmName, "metadata", "name"); err != nil {
+						return nil, fmt.Errorf("renaming the planner ConfigMap: %w", err)
+					}
 				}
 			}
 			if cwp, err = joinDocs(docs.configMap, docs.dgd); err != nil {

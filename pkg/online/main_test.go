@@ -8,11 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/kwok/kustomize/stage/node/fast"
 	"sigs.k8s.io/kwok/kustomize/stage/node/heartbeat"
@@ -66,12 +68,14 @@ func runMain(m *testing.M) int {
 			code = 1
 		}
 	}
-	time.Sleep(200 * time.Millisecond)
-	for _, p := range pids {
-		if testenv.Alive(p) {
-			fmt.Fprintf(os.Stderr, "process %d is still alive after teardown\n", p)
-			code = 1
-		}
+	var alive []int
+	_ = wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		alive = slices.DeleteFunc(pids, func(p int) bool { return !testenv.Alive(p) })
+		return len(alive) == 0, nil
+	})
+	if len(alive) > 0 {
+		fmt.Fprintf(os.Stderr, "processes %v are still alive after teardown\n", alive)
+		code = 1
 	}
 	return code
 }

@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
@@ -201,18 +202,14 @@ func (o *Measurer) deleteTask(ctx context.Context, name string) error {
 		return fmt.Errorf("deleting configmap/%s: %w", name, err)
 	}
 	// Wait until the name is free, so that the new Job can take it.
-	for range 300 {
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		_, err := c.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+		return apierrors.IsNotFound(err), nil
+	})
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("job/%s was not deleted within 30s: check its finalizers", name)
 	}
-	return fmt.Errorf("job/%s was not deleted within 30s: check its finalizers", name)
+	return err
 }
 
 // observe moves a submitted task on from the snapshot.

@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	resourcehelper "k8s.io/component-helpers/resource"
+	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/jobs"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profiler"
@@ -47,38 +51,19 @@ func FreeGPUs(nodes []corev1.Node, pods []corev1.Pod, nodeSelector map[string]st
 			continue
 		}
 		if _, ok := free[p.Spec.NodeName]; ok {
-			free[p.Spec.NodeName] -= PodGPUs(&p.Spec)
+			free[p.Spec.NodeName] -= PodGPUs(p)
 		}
 	}
 	return free
 }
 
-// PodGPUs is a pod's effective GPU request: the regular containers plus the
-// native sidecars, or the largest plain init container (with the sidecars
-// started before it), whichever is more.
-func PodGPUs(s *corev1.PodSpec) int64 {
-	req := func(c *corev1.Container) int64 {
-		if q, ok := c.Resources.Requests[GPUResource]; ok {
-			return q.Value()
-		}
-		if q, ok := c.Resources.Limits[GPUResource]; ok {
-			return q.Value()
-		}
-		return 0
-	}
-	var sidecars, initMax, regular int64
-	for i := range s.InitContainers {
-		c := &s.InitContainers[i]
-		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
-			sidecars += req(c)
-			continue
-		}
-		initMax = max(initMax, sidecars+req(c))
-	}
-	for i := range s.Containers {
-		regular += req(&s.Containers[i])
-	}
-	return max(regular+sidecars, initMax)
+// PodGPUs is a pod's effective GPU request as the scheduler counts it
+// (component-helpers: the regular containers plus the native sidecars, or
+// the largest plain init container with the sidecars started before it,
+// whichever is more).
+func PodGPUs(p *corev1.Pod) int64 {
+	reqs := resourcehelper.PodRequests(p, resourcehelper.PodResourcesOptions{})
+	return reqs.Name(GPUResource, resource.DecimalSI).Value()
 }
 
 func nodeReady(n *corev1.Node) bool {
@@ -90,24 +75,12 @@ func nodeReady(n *corev1.Node) bool {
 	return false
 }
 
+// tolerates is the scheduler's taint rule for a node (PreferNoSchedule
+// taints never keep a pod off).
 func tolerates(taints []corev1.Taint, tols []corev1.Toleration) bool {
-	for i := range taints {
-		t := &taints[i]
-		if t.Effect == corev1.TaintEffectPreferNoSchedule {
-			continue
-		}
-		ok := false
-		for j := range tols {
-			if toleratesTaint(&tols[j], t) {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return false
-		}
-	}
-	return true
+	hard := func(t *corev1.Taint) bool { return t.Effect != corev1.TaintEffectPreferNoSchedule }
+	_, untolerated := corev1helpers.FindMatchingUntoleratedTaint(logr.Discard(), taints, tols, hard, false)
+	return !untolerated
 }
 
 // fit places pods of g GPUs each on distinct nodes with room, most free
@@ -286,22 +259,4 @@ func (o *Measurer) ensureRBAC(ctx context.Context) error {
 	o.rbacDone = true
 	o.mu.Unlock()
 	return nil
-}
-
-// toleratesTaint is the scheduler's rule (equal or exists, empty key with
-// exists matches every taint, empty effect matches every effect).
-func toleratesTaint(tol *corev1.Toleration, t *corev1.Taint) bool {
-	if tol.Effect != "" && tol.Effect != t.Effect {
-		return false
-	}
-	if tol.Key == "" {
-		return tol.Operator == corev1.TolerationOpExists
-	}
-	if tol.Key != t.Key {
-		return false
-	}
-	if tol.Operator == corev1.TolerationOpExists {
-		return true
-	}
-	return tol.Value == t.Value
 }

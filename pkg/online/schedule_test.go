@@ -25,8 +25,11 @@ func gpuNode(name string, gpus int64, taints ...corev1.Taint) corev1.Node {
 }
 
 func gpuPod(node string, phase corev1.PodPhase, sidecar, regular int64) corev1.Pod {
+	// As the API server stores them: an extended resource's request
+	// defaults to its limit.
 	q := func(n int64) corev1.ResourceRequirements {
-		return corev1.ResourceRequirements{Limits: corev1.ResourceList{GPUResource: *resource.NewQuantity(n, resource.DecimalSI)}}
+		l := corev1.ResourceList{GPUResource: *resource.NewQuantity(n, resource.DecimalSI)}
+		return corev1.ResourceRequirements{Limits: l, Requests: l}
 	}
 	return corev1.Pod{
 		Spec: corev1.PodSpec{NodeName: node,
@@ -55,6 +58,21 @@ func TestFreeGPUs(t *testing.T) {
 	}
 	if free := FreeGPUs(nodes, nil, map[string]string{"pool": "cpu"}, nil); len(free) != 0 {
 		t.Fatalf("nodeSelector must exclude nodes: %v", free)
+	}
+	soft := gpuNode("soft", 4, corev1.Taint{Key: "busy", Effect: corev1.TaintEffectPreferNoSchedule})
+	if free := FreeGPUs([]corev1.Node{soft}, nil, nil, nil); free["soft"] != 4 {
+		t.Fatalf("a PreferNoSchedule taint keeps no pod off: %v", free)
+	}
+	all := []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
+	if free := FreeGPUs(nodes, nil, nil, all); free["tainted"] != 8 {
+		t.Fatalf("an empty-key Exists toleration tolerates every taint: %v", free)
+	}
+	// A plain init container needing more than the rest sets the request.
+	big := gpuPod("a", corev1.PodRunning, 1, 1)
+	big.Spec.InitContainers = append(big.Spec.InitContainers, corev1.Container{Name: "warmup",
+		Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{GPUResource: *resource.NewQuantity(6, resource.DecimalSI)}}})
+	if got := PodGPUs(&big); got != 7 {
+		t.Fatalf("PodGPUs = %d, want 7 (the sidecar started before the 6-GPU init container)", got)
 	}
 }
 

@@ -234,7 +234,12 @@ func (p *plan) dgd(r *results.Results) (*dgd.DynamoGraphDeployment, error) {
 		}
 		d.Spec.Services[w.name] = svc
 	}
-	pl, err := p.planner(p.plannerArgs)
+	return p.finish(d, p.plannerArgs)
+}
+
+// finish adds the SLA planner with args and checks the names' lengths.
+func (p *plan) finish(d *dgd.DynamoGraphDeployment, args []string) (*dgd.DynamoGraphDeployment, error) {
+	pl, err := p.planner(args)
 	if err != nil {
 		return nil, err
 	}

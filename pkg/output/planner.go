@@ -385,13 +385,5 @@ func (p *plan) mocker() (*dgd.DynamoGraphDeployment, error) {
 	if !replaced {
 		args = append(args, "--backend=mocker")
 	}
-	pl, err := p.planner(args)
-	if err != nil {
-		return nil, err
-	}
-	d.Spec.Services[servicePlanner] = pl
-	if err := checkNameLengths(d); err != nil {
-		return nil, err
-	}
-	return d, nil
+	return p.finish(d, args)
 }

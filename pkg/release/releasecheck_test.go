@@ -205,7 +205,7 @@ func TestImageTarballs(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(files) == 0 {
-		t.Skipf("no image tarballs in %s: make image built none (no ./cmd/<name> with Go files yet)", dir)
+		t.Fatalf("no image tarballs in %s: the image build made none (check the output of make release-check or make image above)", dir)
 	}
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".tar")

@@ -24,6 +24,7 @@ import (
 
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -107,9 +108,9 @@ func serveBench(spec string) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { _, _ = io.Copy(io.Discard, os.Stdin); cancel() }()
 	go func() {
-		for ctx.Err() == nil && srv.StartedChecker()(nil) != nil {
-			time.Sleep(10 * time.Millisecond)
-		}
+		_ = wait.PollUntilContextCancel(ctx, 10*time.Millisecond, true, func(context.Context) (bool, error) {
+			return srv.StartedChecker()(nil) == nil, nil
+		})
 		fmt.Println("ready")
 	}()
 	if err := srv.Start(ctx); err != nil {
@@ -299,8 +300,8 @@ func fire(c *http.Client, url string, body []byte, rate int, d time.Duration) ([
 	start := time.Now()
 	interval := time.Second / time.Duration(rate)
 	for i := 0; i < n; i++ {
-		if wait := time.Until(start.Add(time.Duration(i) * interval)); wait > 0 {
-			time.Sleep(wait)
+		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+			time.Sleep(d)
 		}
 		wg.Add(1)
 		go func(i int) {

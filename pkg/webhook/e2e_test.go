@@ -24,6 +24,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -131,21 +132,20 @@ func startE2E(t *testing.T) *e2e {
 		}
 	}()
 	addr := net.JoinHostPort(wio.LocalServingHost, strconv.Itoa(wio.LocalServingPort))
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var proto string
+	var dialErr error
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
 		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
-		if err == nil {
-			proto := conn.ConnectionState().NegotiatedProtocol
-			_ = conn.Close()
-			if proto == "h2" {
-				t.Fatalf("HTTP/2 negotiated, want it off by default")
-			}
-			break
+		if dialErr = err; err != nil {
+			return false, nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("webhook server never accepted TLS on %s: %v", addr, err)
-		}
-		time.Sleep(100 * time.Millisecond)
+		proto = conn.ConnectionState().NegotiatedProtocol
+		return true, conn.Close()
+	}); err != nil {
+		t.Fatalf("webhook server never accepted TLS on %s: %v (last: %v)", addr, err, dialErr)
+	}
+	if proto == "h2" {
+		t.Fatalf("HTTP/2 negotiated, want it off by default")
 	}
 	w := &warnings{}
 	cfg := rest.CopyConfig(env.Config)

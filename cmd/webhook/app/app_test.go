@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
+
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/admission"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/webhook"
 )
@@ -103,19 +105,16 @@ func TestServesFromCertDirAlone(t *testing.T) {
 		}
 	}()
 	probeURL := fmt.Sprintf("http://127.0.0.1:%d", probe)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	var lastErr error
+	if err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 20*time.Second, true, func(context.Context) (bool, error) {
 		resp, err := http.Get(probeURL + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
+		if lastErr = err; err != nil {
+			return false, nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("never ready: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	}); err != nil {
+		t.Fatalf("never ready: %v (last: %v)", err, lastErr)
 	}
 	if resp, err := http.Get(probeURL + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("/healthz: %v %v", resp, err)
@@ -163,15 +162,14 @@ func TestServesFromCertDirAlone(t *testing.T) {
 	}
 	// Rotated files are picked up without a restart.
 	second := writeCert(t, dir, "two")
-	deadline = time.Now().Add(30 * time.Second)
-	for {
-		cert, _, err := served(&tls.Config{InsecureSkipVerify: true})
-		if err == nil && cert.SerialNumber.Cmp(second.SerialNumber) == 0 {
-			break
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		cert, _, lastErr = served(&tls.Config{InsecureSkipVerify: true})
+		return lastErr == nil && cert.SerialNumber.Cmp(second.SerialNumber) == 0, nil
+	}); err != nil {
+		var subject any
+		if cert != nil {
+			subject = cert.Subject
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the rotated certificate was never served (still %v, err %v)", cert.Subject, err)
-		}
-		time.Sleep(100 * time.Millisecond)
+		t.Fatalf("the rotated certificate was never served (still %v, err %v)", subject, lastErr)
 	}
 }

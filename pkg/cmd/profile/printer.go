@@ -131,15 +131,14 @@ func labels(ms []results.Mapping) string {
 
 // progress shows a bar on a terminal and one line per step otherwise.
 type progress struct {
-	w      io.Writer
-	tty    bool
-	off    bool
-	drawn  bool
-	lastPc int
+	w     io.Writer
+	tty   bool
+	off   bool
+	drawn bool
 }
 
 func newProgress(w io.Writer, tty, off bool) *progress {
-	return &progress{w: w, tty: tty, off: off || w == nil, lastPc: -1}
+	return &progress{w: w, tty: tty, off: off || w == nil}
 }
 
 const barWidth = 30
@@ -158,7 +157,6 @@ func (p *progress) update(done, total int, msg string) {
 	fill := done * barWidth / total
 	fmt.Fprintf(p.w, "\r\x1b[K[%s%s] %3d%% %s", strings.Repeat("#", fill), strings.Repeat(".", barWidth-fill), pc, msg)
 	p.drawn = true
-	p.lastPc = pc
 }
 
 func (p *progress) finish() {

@@ -346,7 +346,9 @@ func (o *Options) buildDGDR() (*v1alpha1.DynamoGraphDeploymentRequest, error) {
 		// One system wins: the flag replaces the other spellings' values.
 		for _, k := range []profileconfig.Key{profileconfig.KeyAICSystem, profileconfig.KeyHardwareSystem} {
 			if _, _, ok := cfg.Lookup(k); ok {
-				_ = cfg.Set(k, o.System)
+				if err := cfg.Set(k, o.System); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
@@ -506,7 +508,10 @@ func (o *Options) runWhatIf() error {
 	if err := profiler.Reselect(r, ttft, itl, log); err != nil {
 		return fmt.Errorf("--from %s: %w", o.From, err)
 	}
-	dgdr := syntheticDGDR(r)
+	dgdr, err := syntheticDGDR(r)
+	if err != nil {
+		return fmt.Errorf("--from %s: %w", o.From, err)
+	}
 	cfg, err := profileconfig.FromJSON(dgdr.Spec.ProfilingConfig.Config)
 	if err != nil {
 		return err
@@ -523,7 +528,7 @@ func (o *Options) runWhatIf() error {
 }
 
 // syntheticDGDR rebuilds a DGDR from the results' input for the outputs.
-func syntheticDGDR(r *results.Results) *v1alpha1.DynamoGraphDeploymentRequest {
+func syntheticDGDR(r *results.Results) (*v1alpha1.DynamoGraphDeploymentRequest, error) {
 	d := &v1alpha1.DynamoGraphDeploymentRequest{}
 	d.APIVersion = v1alpha1.GroupVersion.String()
 	d.Kind = "DynamoGraphDeploymentRequest"
@@ -542,11 +547,16 @@ func syntheticDGDR(r *results.Results) *v1alpha1.DynamoGraphDeploymentRequest {
 	if r.Input.System != "" {
 		cfg["sweep"] = map[string]any{"aicSystem": r.Input.System}
 	}
-	raw, _ := json.Marshal(cfg)
-	c, _ := profileconfig.FromJSON(nil)
-	if pc, err := profileconfig.Parse(raw); err == nil {
-		c = pc
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the results' input as a profiling config: %w", err)
 	}
-	d.Spec.ProfilingConfig.Config, _ = c.JSON()
-	return d
+	c, err := profileconfig.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("the results' input is not a valid profiling config: %w", err)
+	}
+	if d.Spec.ProfilingConfig.Config, err = c.JSON(); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
