@@ -14,22 +14,6 @@ import (
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/version"
 )
 
-// SuggestionLines are the seed's two summary lines (profiler.md §8, §9), e.g.
-// "Suggested prefill TP:4 (TTFT 48.37 ms, throughput 15505.23 tokens/s/GPU)".
-func SuggestionLines(r *results.Results) []string {
-	if r == nil {
-		return nil
-	}
-	var out []string
-	if c := r.Selection.Prefill; c != nil {
-		out = append(out, fmt.Sprintf("Suggested prefill %s (TTFT %.2f ms, throughput %.2f tokens/s/GPU)", c.Mapping.Short(), c.LatencyMs, c.ThptPerGPU))
-	}
-	if c := r.Selection.Decode; c != nil {
-		out = append(out, fmt.Sprintf("Suggested decode %s (ITL %.2f ms, throughput %.2f tokens/s/GPU)", c.Mapping.Short(), c.LatencyMs, c.ThptPerGPU))
-	}
-	return out
-}
-
 type reportData struct {
 	R           *results.Results
 	Title       string
@@ -103,7 +87,7 @@ func Report(r *results.Results, in Inputs, d *dgd.DynamoGraphDeployment, plots m
 	if r == nil {
 		return nil, fmt.Errorf("results are nil; nothing to report")
 	}
-	data := reportData{R: r, Suggestions: SuggestionLines(r),
+	data := reportData{R: r, Suggestions: r.SuggestedLines(),
 		Title:     fmt.Sprintf("SLA profile: %s on %s", r.Input.Model, r.Input.Backend),
 		Generator: "kubectl-dgdr " + cmp.Or(r.Versions.Plugin, version.Get().Version, "dev")}
 	for _, p := range reportPlots {
