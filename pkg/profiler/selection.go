@@ -150,4 +150,3 @@ type PhaseError struct {
 }
 
 func (e *PhaseError) Error() string { return e.Msg }
-
