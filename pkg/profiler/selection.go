@@ -37,7 +37,7 @@ func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // PrefillThroughputPerGPU is isl / ttft / n × 1000 × attn_dp (§6.2).
 func PrefillThroughputPerGPU(isl int, ttftMs float64, m results.Mapping) float64 {
-	return float64(isl) / ttftMs / float64(m.N) * 1000 * float64(max(m.AttnDP, 1))
+	return results.PrefillThroughputPerGPU(isl, ttftMs, m)
 }
 
 // DecodeThroughputPerGPU is concurrency × 1000 / ITL / n (§7.4).

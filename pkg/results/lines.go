@@ -85,3 +85,50 @@ func (r *Results) PrefillFrontierOf(m Mapping) *PrefillFrontier {
 	}
 	return nil
 }
+
+// PrefillThroughputPerGPU is isl / ttft / n × 1000 × attn_dp (profiler.md §6.2).
+func PrefillThroughputPerGPU(isl int, ttftMs float64, m Mapping) float64 {
+	return float64(isl) / ttftMs / float64(m.N) * 1000 * float64(max(m.AttnDP, 1))
+}
+
+// FrontierRow is one mapping's SLA frontier in the compact form that
+// profiler_status.yaml, `status NAME` and report.html show.
+type FrontierRow struct {
+	Phase   string `json:"phase"`
+	Mapping string `json:"mapping"`
+	GPUs    int    `json:"gpus"`
+	// Max is the largest ISL (prefill) or concurrency (decode) within the
+	// target; Exact is false when it is only a lower bound.
+	Max   int  `json:"max"`
+	Exact bool `json:"exact"`
+	// LatencyMs and ThptPerGPU are measured at Max.
+	LatencyMs  float64 `json:"latencyMs,omitempty"`
+	ThptPerGPU float64 `json:"throughputPerGpu,omitempty"`
+	// CoarseThptPerGPU is the coarse sweep's best within the target (decode).
+	CoarseThptPerGPU float64 `json:"coarseThroughputPerGpu,omitempty"`
+	Bound            string  `json:"bound"`
+	Chosen           bool    `json:"chosen,omitempty"`
+}
+
+// FrontierRows lists the frontier of every mapping, prefill first; nil
+// without a frontier search.
+func (r *Results) FrontierRows() []FrontierRow {
+	if r.Frontier == nil {
+		return nil
+	}
+	var rows []FrontierRow
+	for _, f := range r.Frontier.Prefill {
+		row := FrontierRow{Phase: "prefill", Mapping: f.Mapping.Label(), GPUs: f.Mapping.N, Max: f.MaxISL, Exact: f.Exact,
+			LatencyMs: f.TTFTMs, Bound: f.Bound, Chosen: r.Selection.Prefill != nil && r.Selection.Prefill.Mapping == f.Mapping}
+		if f.MaxISL > 0 && f.TTFTMs > 0 {
+			row.ThptPerGPU = PrefillThroughputPerGPU(f.MaxISL, f.TTFTMs, f.Mapping)
+		}
+		rows = append(rows, row)
+	}
+	for _, f := range r.Frontier.Decode {
+		rows = append(rows, FrontierRow{Phase: "decode", Mapping: f.Mapping.Label(), GPUs: f.Mapping.N, Max: f.Concurrency, Exact: f.Exact,
+			LatencyMs: f.ITLMs, ThptPerGPU: f.ThptPerGPU, CoarseThptPerGPU: f.CoarseThptPerGPU, Bound: f.Bound,
+			Chosen: r.Selection.Decode != nil && r.Selection.Decode.Mapping == f.Mapping})
+	}
+	return rows
+}

@@ -109,49 +109,35 @@ func bracketsFrontier(r *results.Results, d results.DecodePoint) bool {
 // writeFrontier is the SLA frontier table: how far each mapping goes
 // within the targets, against the best point of the coarse sweep.
 func writeFrontier(w io.Writer, r *results.Results) {
-	f := r.Frontier
-	if f == nil {
+	rows := r.FrontierRows()
+	if rows == nil {
 		return
 	}
-	in := r.Input.SLA
-	fmt.Fprintf(w, "\nSLA frontier (TTFT %s ms, ITL %s ms)\n", num(in.TTFT), num(in.ITL))
+	fmt.Fprintf(w, "\nSLA frontier (TTFT %s ms, ITL %s ms)\n", num(r.Input.SLA.TTFT), num(r.Input.SLA.ITL))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  PHASE\tMAPPING\tMAX WITHIN SLA\tLATENCY (ms)\tTHROUGHPUT (tokens/s/GPU)\tCOARSE BEST (tokens/s/GPU)\tBOUND")
-	for _, p := range f.Prefill {
-		mark := chosenMark(r.Selection.Prefill, p.Mapping, 0, 0)
-		thpt := "-"
-		if p.MaxISL > 0 {
-			thpt = fmt.Sprintf("%.2f", profiler.PrefillThroughputPerGPU(p.MaxISL, p.TTFTMs, p.Mapping))
+	for _, f := range rows {
+		mark, what := " ", "ISL"
+		if f.Chosen {
+			mark = "*"
 		}
-		fmt.Fprintf(tw, "%s prefill\t%s\tISL %s\t%s\t%s\t-\t%s\n", mark, p.Mapping.Label(), frontierCount(p.MaxISL, p.Exact), latency(p.TTFTMs, p.MaxISL), thpt, p.Bound)
-	}
-	for _, d := range f.Decode {
-		mark := chosenMark(r.Selection.Decode, d.Mapping, 0, 0)
-		thpt, coarse := "-", "-"
-		if d.Concurrency > 0 {
-			thpt = fmt.Sprintf("%.2f", d.ThptPerGPU)
+		if f.Phase == "decode" {
+			what = "concurrency"
 		}
-		if d.CoarseConcurrency > 0 {
-			coarse = fmt.Sprintf("%.2f at %d", d.CoarseThptPerGPU, d.CoarseConcurrency)
+		max := fmt.Sprint(f.Max)
+		if !f.Exact {
+			max = ">= " + max
 		}
-		fmt.Fprintf(tw, "%s decode\t%s\tconcurrency %s\t%s\t%s\t%s\t%s\n", mark, d.Mapping.Label(), frontierCount(d.Concurrency, d.Exact),
-			latency(d.ITLMs, d.Concurrency), thpt, coarse, d.Bound)
+		fmt.Fprintf(tw, "%s %s\t%s\t%s %s\t%s\t%s\t%s\t%s\n", mark, f.Phase, f.Mapping, what, max, orDash(f.LatencyMs), orDash(f.ThptPerGPU), orDash(f.CoarseThptPerGPU), f.Bound)
 	}
 	_ = tw.Flush()
 }
 
-func frontierCount(v int, exact bool) string {
-	if !exact {
-		return fmt.Sprintf(">= %d", v)
-	}
-	return fmt.Sprint(v)
-}
-
-func latency(ms float64, at int) string {
-	if at == 0 {
+func orDash(v float64) string {
+	if v == 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%.2f", ms)
+	return fmt.Sprintf("%.2f", v)
 }
 
 // chosenMark stars the selected point (decode: the mapping and concurrency).
