@@ -93,7 +93,7 @@ func (d *Decode) Lookup(concurrency, ctx float64) (itl, thpt float64) {
 
 // Cell is one lattice point: its coordinates and the interpolated values.
 type Cell struct {
-	KVUsage, Context float64
+	KVUsage, Context  float64
 	ITLMs, ThptPerGPU float64
 }
 

@@ -244,13 +244,14 @@ func PrefillFrontierOf(m results.Mapping, samples []grid.Sample, ttft float64, c
 const (
 	msgLowBatch = "The chosen decode engine"
 	msgMisled   = "The coarse decode sweep alone"
+	msgInexact  = "Some SLA frontiers are lower bounds"
 )
 
 // IsResultWarning reports whether w is one of the profile's own warnings
 // about its result (an SLA miss, a frontier warning), as opposed to the
 // input's warnings that admission printed already.
 func IsResultWarning(w string) bool {
-	for _, p := range []string{MsgTTFTUnmet, MsgITLUnmet, msgLowBatch, msgMisled} {
+	for _, p := range []string{MsgTTFTUnmet, MsgITLUnmet, msgLowBatch, msgMisled, msgInexact} {
 		if strings.HasPrefix(w, p) {
 			return true
 		}

@@ -24,10 +24,19 @@ func Reselect(r *results.Results, ttft, itl float64, log *Logger) error {
 	}
 	old := r.Selection
 	oldP, oldD := r.PrefillInterpolation, r.DecodeInterpolation
+	oldSLA := r.Input.SLA
 	r.Input.SLA.TTFT, r.Input.SLA.ITL = ttft, itl
 	r.Warnings = nil
 	if r.Frontier != nil {
-		r.Frontier = savedFrontier(r)
+		f := savedFrontier(r)
+		// An unchanged target keeps the frontier that was searched for it.
+		if ttft == oldSLA.TTFT {
+			f.Prefill = r.Frontier.Prefill
+		}
+		if itl == oldSLA.ITL {
+			f.Decode = r.Frontier.Decode
+		}
+		r.Frontier = f
 	}
 	if err := Select(r, log); err != nil {
 		return err
@@ -51,7 +60,7 @@ func Reselect(r *results.Results, ttft, itl float64, log *Logger) error {
 	r.PrefillInterpolation, r.DecodeInterpolation = pi, di
 	r.Warnings = append(slaWarnings(r), frontierWarnings(r)...)
 	if r.Frontier != nil && !frontierExact(r) {
-		r.Warnings = append(r.Warnings, "Some SLA frontiers are lower bounds: the saved measurements do not bracket the new targets one step apart, and a what-if measures nothing; run profile again with the new SLA for exact frontiers")
+		r.Warnings = append(r.Warnings, msgInexact+": the saved measurements do not bracket the new targets one step apart, and a what-if measures nothing; run profile again with the new SLA for exact frontiers")
 	}
 	return nil
 }

@@ -34,11 +34,11 @@ type View struct {
 	Sweep             []SweepRow         `json:"sweep,omitempty"`
 	Recommendation    *results.Selection `json:"recommendation,omitempty"`
 	// Frontier is how far every mapping goes within the SLA.
-	Frontier []results.FrontierRow `json:"frontier,omitempty"`
-	Conditions        []metav1.Condition `json:"conditions,omitempty"`
-	Deployment        *DeploymentView    `json:"deployment,omitempty"`
-	Next              string             `json:"next"`
-	Errors            []string           `json:"errors,omitempty"`
+	Frontier   []results.FrontierRow `json:"frontier,omitempty"`
+	Conditions []metav1.Condition    `json:"conditions,omitempty"`
+	Deployment *DeploymentView       `json:"deployment,omitempty"`
+	Next       string                `json:"next"`
+	Errors     []string              `json:"errors,omitempty"`
 }
 
 // SweepRow is one swept mapping with its best point.
