@@ -68,7 +68,7 @@ func TestFrontierInTheOutputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"<h2>SLA frontier</h2>", "concurrency 1400", "≥ ISL 4000", "Selection rule: <b>frontier</b>",
+	for _, want := range []string{"<h2>SLA frontier</h2>", "concurrency 1400", "&gt;= ISL 4000", "Selection rule: <b>frontier</b>",
 		"Dynamo's rule on the coarse sweep alone would pick decode TP=2 at concurrency 1: 1000.00 tokens/s/GPU (13.0× less)",
 		"Max concurrency per decode replica within ITL 20 ms: 1400 (TP=2)", "Max ISL per prefill replica within TTFT 200 ms: at least 4000 (4064 misses) (TP=1)"} {
 		if !strings.Contains(string(html), want) {

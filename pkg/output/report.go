@@ -63,9 +63,9 @@ figure{display:inline-block;margin:.5em}img{max-width:100%;border:1px solid #ddd
 <p>Selection rule: <b>{{or .Rule "upstream"}}</b>{{if eq .Rule "frontier"}}: the highest throughput per GPU at each mapping's SLA frontier{{else}}: Dynamo's rule on the coarse sweep{{end}}.
 {{with .CoarseDecode}}{{if $.R.Selection.Decode}}Dynamo's rule on the coarse sweep alone would pick decode {{.Mapping.Label}} at concurrency {{.Concurrency}}: {{f2 .ThptPerGPU}} tokens/s/GPU{{if gt .ThptPerGPU 0.0}} ({{ratio $.R.Selection.Decode.ThptPerGPU .ThptPerGPU}}× less){{end}}.{{end}}{{end}}</p>{{end}}
 {{with .Frontier}}<h2>SLA frontier</h2>
-<p>How far each mapping goes within the targets: the largest ISL a prefill engine serves within TTFT {{$.R.Input.SLA.TTFT}} ms (batch 1), and the largest concurrency a decode engine serves within ITL {{$.R.Input.SLA.ITL}} ms, found by bisection on the measured curve. “≥” marks a lower bound (the search ran out of points).</p>
+<p>How far each mapping goes within the targets: the largest ISL a prefill engine serves within TTFT {{$.R.Input.SLA.TTFT}} ms (batch 1), and the largest concurrency a decode engine serves within ITL {{$.R.Input.SLA.ITL}} ms, found by bisection on the measured curve. “&gt;=” marks a lower bound (the search ran out of points).</p>
 <table><tr><th class="l">Phase</th><th class="l">Mapping</th><th>GPUs</th><th>Max within SLA</th><th>Latency (ms)</th><th>Throughput (tokens/s/GPU)</th><th>Coarse sweep's best (tokens/s/GPU)</th><th class="l">Bound</th></tr>
-{{range .}}<tr{{if .Chosen}} class="sel"{{end}}><td class="l">{{.Phase}}</td><td class="l">{{.Mapping}}</td><td>{{.GPUs}}</td><td>{{if not .Exact}}≥ {{end}}{{if eq .Phase "decode"}}concurrency{{else}}ISL{{end}} {{.Max}}</td><td>{{dash .LatencyMs}}</td><td>{{dash .ThptPerGPU}}</td><td>{{dash .CoarseThptPerGPU}}</td><td class="l">{{.Bound}}</td></tr>
+{{range .}}<tr{{if .Chosen}} class="sel"{{end}}><td class="l">{{.Phase}}</td><td class="l">{{.Mapping}}</td><td>{{.GPUs}}</td><td>{{.Reach}}</td><td>{{dash .LatencyMs}}</td><td>{{dash .ThptPerGPU}}</td><td>{{dash .CoarseThptPerGPU}}</td><td class="l">{{.Bound}}</td></tr>
 {{end}}</table>{{end}}
 {{with .R.Warnings}}<h2>Warnings</h2><ul>{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{with .Images}}<h2>Plots</h2>{{range .}}{{.}}{{end}}{{end}}

@@ -65,12 +65,7 @@ func (r *Results) DecodeFrontierOf(m Mapping) *DecodeFrontier {
 	if r.Frontier == nil {
 		return nil
 	}
-	for i := range r.Frontier.Decode {
-		if r.Frontier.Decode[i].Mapping == m {
-			return &r.Frontier.Decode[i]
-		}
-	}
-	return nil
+	return find(r.Frontier.Decode, m, func(f *DecodeFrontier) Mapping { return f.Mapping })
 }
 
 // PrefillFrontierOf returns the prefill frontier of m, or nil.
@@ -78,9 +73,13 @@ func (r *Results) PrefillFrontierOf(m Mapping) *PrefillFrontier {
 	if r.Frontier == nil {
 		return nil
 	}
-	for i := range r.Frontier.Prefill {
-		if r.Frontier.Prefill[i].Mapping == m {
-			return &r.Frontier.Prefill[i]
+	return find(r.Frontier.Prefill, m, func(f *PrefillFrontier) Mapping { return f.Mapping })
+}
+
+func find[T any](v []T, m Mapping, mapping func(*T) Mapping) *T {
+	for i := range v {
+		if mapping(&v[i]) == m {
+			return &v[i]
 		}
 	}
 	return nil
@@ -108,6 +107,18 @@ type FrontierRow struct {
 	CoarseThptPerGPU float64 `json:"coarseThroughputPerGpu,omitempty"`
 	Bound            string  `json:"bound"`
 	Chosen           bool    `json:"chosen,omitempty"`
+}
+
+// Reach is Max with its unit, e.g. "concurrency 67" or ">= ISL 4977".
+func (f FrontierRow) Reach() string {
+	s := "ISL "
+	if f.Phase == "decode" {
+		s = "concurrency "
+	}
+	if !f.Exact {
+		s = ">= " + s
+	}
+	return s + strconv.Itoa(f.Max)
 }
 
 // FrontierRows lists the frontier of every mapping, prefill first; nil

@@ -117,18 +117,11 @@ func writeFrontier(w io.Writer, r *results.Results) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  PHASE\tMAPPING\tMAX WITHIN SLA\tLATENCY (ms)\tTHROUGHPUT (tokens/s/GPU)\tCOARSE BEST (tokens/s/GPU)\tBOUND")
 	for _, f := range rows {
-		mark, what := " ", "ISL"
+		mark := " "
 		if f.Chosen {
 			mark = "*"
 		}
-		if f.Phase == "decode" {
-			what = "concurrency"
-		}
-		max := fmt.Sprint(f.Max)
-		if !f.Exact {
-			max = ">= " + max
-		}
-		fmt.Fprintf(tw, "%s %s\t%s\t%s %s\t%s\t%s\t%s\t%s\n", mark, f.Phase, f.Mapping, what, max, orDash(f.LatencyMs), orDash(f.ThptPerGPU), orDash(f.CoarseThptPerGPU), f.Bound)
+		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\t%s\t%s\t%s\n", mark, f.Phase, f.Mapping, f.Reach(), orDash(f.LatencyMs), orDash(f.ThptPerGPU), orDash(f.CoarseThptPerGPU), f.Bound)
 	}
 	_ = tw.Flush()
 }

@@ -143,17 +143,11 @@ func PrintView(w io.Writer, v *View, now time.Time, color bool) error {
 		tw(func(t *tabwriter.Writer) {
 			fmt.Fprintln(t, "  \tPHASE\tMAPPING\tMAX\tLATENCY (ms)\tTHROUGHPUT/GPU\tCOARSE BEST/GPU\tBOUND")
 			for _, f := range v.Frontier {
-				mark, what := " ", "ISL "
+				mark := " "
 				if f.Chosen {
 					mark = "*"
 				}
-				if f.Phase == "decode" {
-					what = "concurrency "
-				}
-				if !f.Exact {
-					what = ">= " + what
-				}
-				fmt.Fprintf(t, "%s\t%s\t%s\t%s%d\t%.2f\t%.1f\t%.1f\t%s\n", mark, f.Phase, f.Mapping, what, f.Max, f.LatencyMs, f.ThptPerGPU, f.CoarseThptPerGPU, f.Bound)
+				fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%.2f\t%.1f\t%.1f\t%s\n", mark, f.Phase, f.Mapping, f.Reach(), f.LatencyMs, f.ThptPerGPU, f.CoarseThptPerGPU, f.Bound)
 			}
 		})
 	}
