@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profileconfig"
+
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
 )
 
@@ -160,5 +162,29 @@ func TestUpstreamSelectionSearchesNothing(t *testing.T) {
 	}
 	if l := up.SuggestedLines(); len(l) != 2 {
 		t.Errorf("upstream prints the seed's two lines only: %q", l)
+	}
+}
+
+// The dry run counts the frontier search: grid.DefaultProbes more points
+// per swept mapping inside the sweep Jobs, and the grid rows near the SLA
+// as extra Jobs, all in the GPU-hour estimate; the upstream rule has none.
+func TestDryRunCountsTheFrontier(t *testing.T) {
+	run := func(rule string) results.Plan {
+		p := &Profiler{Measurer: &fakeMeasurer{}, Log: NewLogger(nil)}
+		r, err := p.Run(t.Context(), Config{Model: ModelInfo{Name: "m", MaxContext: 16384, Heads: 32, KVHeads: 8, SizeMiB: 16384},
+			Hardware: Hardware{GPUsPerNode: 8, VRAMMiB: 81920}, SLA: profileconfig.SLA{ISL: 3000, OSL: 500, TTFT: 50, ITL: 10},
+			PrefillGranularity: 16, DecodeGranularity: 6, DryRun: true, Selection: rule})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Plan
+	}
+	fr, up := run(results.RuleFrontier), run(results.RuleUpstream)
+	mappings := len(fr.PrefillMappings) + len(fr.DecodeMappings)
+	if fr.FrontierPoints != 3*mappings || fr.FrontierGridJobs != 4 || fr.EstimatedGPUHours <= up.EstimatedGPUHours || fr.InterpolationPoints <= up.InterpolationPoints {
+		t.Errorf("frontier plan %+v\nupstream plan %+v", fr, up)
+	}
+	if up.FrontierPoints != 0 || up.FrontierGridJobs != 0 {
+		t.Errorf("the upstream rule counts frontier work: %+v", up)
 	}
 }
