@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profileconfig"
-
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
 )
 
