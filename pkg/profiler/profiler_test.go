@@ -12,7 +12,7 @@ import (
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
 )
 
-func simulate(t *testing.T, model, system, backend string, space SearchSpace, sla profileconfig.SLA, aic bool) (*Profiler, Config) {
+func simulate(t testing.TB, model, system, backend string, space SearchSpace, sla profileconfig.SLA, aic bool) (*Profiler, Config) {
 	t.Helper()
 	m, err := estimator.LookupModel(model)
 	if err != nil {
