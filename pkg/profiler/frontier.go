@@ -311,4 +311,3 @@ func kvUsage(d results.DecodePoint) float64 {
 	}
 	return d.ContextLength * float64(d.Concurrency) / float64(d.MaxKVTokens)
 }
-
