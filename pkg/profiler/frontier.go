@@ -173,10 +173,7 @@ func DecodeFrontierOf(pts []results.DecodePoint, itl float64) results.DecodeFron
 		f.NextConcurrency, f.NextITLMs = hi, at(hi).ITLMs
 	}
 	d := at(lo)
-	f.Concurrency, f.ITLMs, f.ThptPerGPU = lo, d.ITLMs, d.ThptPerGPU
-	if d.MaxKVTokens > 0 {
-		f.KVUsage = d.ContextLength * float64(lo) / float64(d.MaxKVTokens)
-	}
+	f.Concurrency, f.ITLMs, f.ThptPerGPU, f.KVUsage = lo, d.ITLMs, d.ThptPerGPU, kvUsage(d)
 	return f
 }
 
