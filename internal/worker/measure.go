@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -191,33 +192,61 @@ func (r *Runner) run(ctx context.Context, cfg loadgen.Config) (*loadgen.Result, 
 }
 
 func (r *Runner) prefill(ctx context.Context, t workerproto.Task, res *workerproto.Result) error {
-	dp := t.Mapping.AttnDP
 	for _, isl := range t.ISLs {
-		conc, warm := 1, WarmupPerDPRank
-		if dp > 1 {
-			conc, warm = dp*PrefillDPRatio, WarmupPerDPRank*dp
+		if err := r.prefillPoint(ctx, t, isl, false, res); err != nil {
+			return err
 		}
-		r.logf("prefill %s: isl %d, concurrency %d, warm-up %d", t.Mapping.Label(), isl, conc, warm)
-		_, e, err := r.run(ctx, r.config(t, isl, PrefillOSL, conc, conc, warm, nil))
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if err != nil {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("isl %d: Failed to extract TTFT from AIPerf result: %v", isl, err))
-			continue
-		}
-		ttft, ok := PrefillTTFT(e, dp)
-		if !ok {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("isl %d: Failed to extract TTFT from AIPerf result", isl))
-			continue
-		}
-		res.Prefill = append(res.Prefill, workerproto.PrefillPoint{ISL: isl, TTFTMs: ttft,
-			ThptPerGPU: float64(isl) / ttft / float64(t.Mapping.N) * 1000 * float64(dp), AIPerf: e})
-		r.logf("prefill %s isl %d: TTFT %.2f ms", t.Mapping.Label(), isl, ttft)
 	}
 	if len(res.Prefill) == 0 {
 		return fmt.Errorf("no prefill point was measured: %s", strings.Join(res.Warnings, "; "))
 	}
+	// The frontier search: the largest ISL within the TTFT target, from the
+	// first ISL (the SLA's) up to MaxISL, as the profiler will ask for it.
+	if t.Target > 0 && t.FrontierPoints > 0 {
+		isl := t.ISLs[0]
+		samples := []grid.Sample{{X: isl, Y: res.Prefill[0].TTFTMs}}
+		for range t.FrontierPoints {
+			x, ok := grid.NextProbe(samples, t.Target, 1, min(grid.PrefillMinISL, isl), max(t.MaxISL, isl))
+			if !ok {
+				break
+			}
+			n := len(res.Prefill)
+			if err := r.prefillPoint(ctx, t, x, true, res); err != nil {
+				return err
+			}
+			if len(res.Prefill) == n {
+				break // the point failed; the profiler stops at it too
+			}
+			samples = append(samples, grid.Sample{X: x, Y: res.Prefill[n].TTFTMs})
+		}
+	}
+	return nil
+}
+
+// prefillPoint measures the TTFT at one ISL; a failed point is a warning.
+func (r *Runner) prefillPoint(ctx context.Context, t workerproto.Task, isl int, frontier bool, res *workerproto.Result) error {
+	dp := t.Mapping.AttnDP
+	conc, warm := 1, WarmupPerDPRank
+	if dp > 1 {
+		conc, warm = dp*PrefillDPRatio, WarmupPerDPRank*dp
+	}
+	r.logf("prefill %s: isl %d, concurrency %d, warm-up %d", t.Mapping.Label(), isl, conc, warm)
+	_, e, err := r.run(ctx, r.config(t, isl, PrefillOSL, conc, conc, warm, nil))
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("isl %d: Failed to extract TTFT from AIPerf result: %v", isl, err))
+		return nil
+	}
+	ttft, ok := PrefillTTFT(e, dp)
+	if !ok {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("isl %d: Failed to extract TTFT from AIPerf result", isl))
+		return nil
+	}
+	res.Prefill = append(res.Prefill, workerproto.PrefillPoint{ISL: isl, TTFTMs: ttft,
+		ThptPerGPU: float64(isl) / ttft / float64(t.Mapping.N) * 1000 * float64(dp), Frontier: frontier, AIPerf: e})
+	r.logf("prefill %s isl %d: TTFT %.2f ms", t.Mapping.Label(), isl, ttft)
 	return nil
 }
 
@@ -259,41 +288,75 @@ func (r *Runner) decode(ctx context.Context, t workerproto.Task, res *workerprot
 			concs = grid.NumRequestRange(dp, maxConc, t.Granularity)
 		}
 		r.logf("Sweeping num_request range based on maximum number of kv tokens: %v", concs)
+		var samples []grid.Sample
 		for _, n := range concs {
-			// Two passes as the reference's benchmark_decode: a warm-up run
-			// (3 per DP rank first), then the measured run (3 warm-up).
-			lr, _, err := r.run(ctx, r.config(t, isl, t.OSL, n, n, WarmupPerDPRank*dp, cals[isl]))
-			if err == nil {
-				cals[isl] = &lr.Calibration
-				_, e, err2 := r.run(ctx, r.config(t, isl, t.OSL, n, n, WarmupPerDPRank, cals[isl]))
-				if err2 == nil && e.InterTokenLatency != nil && e.OutputTokenThroughput != nil {
-					ctxLen := float64(isl) + float64(t.OSL)/2
-					res.Decode = append(res.Decode, workerproto.DecodePoint{ISL: isl, OSL: t.OSL, Concurrency: n,
-						ITLMs: e.InterTokenLatency.Avg, ThptPerGPU: e.OutputTokenThroughput.Avg / float64(max(t.Mapping.N, 1)),
-						ContextLength: ctxLen, KVUsage: ctxLen * float64(n) / float64(kv), AIPerf: e})
-					r.logf("decode %s isl %d n %d: ITL %.2f ms", t.Mapping.Label(), isl, n, e.InterTokenLatency.Avg)
-					if w := clientBound(isl, n, e); w != "" {
-						res.Warnings = append(res.Warnings, w)
-						r.logf("%s", w)
-					}
-					continue
-				}
-				err = err2
+			if p, err := r.decodePoint(ctx, t, isl, n, kv, cals, res); err != nil {
+				return err
+			} else if p != nil {
+				samples = append(samples, grid.Sample{X: n, Y: p.ITLMs})
 			}
-			if ctx.Err() != nil {
-				return ctx.Err()
+		}
+		// The frontier search, as the profiler will ask for it: bisection
+		// between the coarse points that bracket the ITL target.
+		if t.Target <= 0 || t.FrontierPoints <= 0 || len(samples) == 0 {
+			continue
+		}
+		ceil := slices.MaxFunc(samples, func(a, b grid.Sample) int { return a.X - b.X }).X
+		for range t.FrontierPoints {
+			n, ok := grid.NextProbe(samples, t.Target, dp, dp, ceil)
+			if !ok {
+				break
 			}
-			msg := "missing metrics"
+			p, err := r.decodePoint(ctx, t, isl, n, kv, cals, res)
 			if err != nil {
-				msg = err.Error()
+				return err
 			}
-			res.Warnings = append(res.Warnings, fmt.Sprintf("isl %d concurrency %d: Failed to extract decode metrics from AIPerf result: %s", isl, n, msg))
+			if p == nil {
+				break // the point failed; the profiler stops at it too
+			}
+			p.Frontier = true
+			samples = append(samples, grid.Sample{X: n, Y: p.ITLMs})
 		}
 	}
 	if len(res.Decode) == 0 {
 		return fmt.Errorf("no decode point was measured (max_kv_tokens=%d): %s", kv, strings.Join(res.Warnings, "; "))
 	}
 	return nil
+}
+
+// decodePoint measures concurrency n at isl and appends the point to res
+// (nil when it failed: a warning then says why). Two passes as the
+// reference's benchmark_decode: a warm-up run (3 per DP rank first), then
+// the measured run (3 warm-up).
+func (r *Runner) decodePoint(ctx context.Context, t workerproto.Task, isl, n, kv int, cals map[int]*loadgen.Calibration, res *workerproto.Result) (*workerproto.DecodePoint, error) {
+	dp := t.Mapping.AttnDP
+	lr, _, err := r.run(ctx, r.config(t, isl, t.OSL, n, n, WarmupPerDPRank*dp, cals[isl]))
+	if err == nil {
+		cals[isl] = &lr.Calibration
+		_, e, err2 := r.run(ctx, r.config(t, isl, t.OSL, n, n, WarmupPerDPRank, cals[isl]))
+		if err2 == nil && e.InterTokenLatency != nil && e.OutputTokenThroughput != nil {
+			ctxLen := float64(isl) + float64(t.OSL)/2
+			res.Decode = append(res.Decode, workerproto.DecodePoint{ISL: isl, OSL: t.OSL, Concurrency: n,
+				ITLMs: e.InterTokenLatency.Avg, ThptPerGPU: e.OutputTokenThroughput.Avg / float64(max(t.Mapping.N, 1)),
+				ContextLength: ctxLen, KVUsage: ctxLen * float64(n) / float64(kv), AIPerf: e})
+			r.logf("decode %s isl %d n %d: ITL %.2f ms", t.Mapping.Label(), isl, n, e.InterTokenLatency.Avg)
+			if w := clientBound(isl, n, e); w != "" {
+				res.Warnings = append(res.Warnings, w)
+				r.logf("%s", w)
+			}
+			return &res.Decode[len(res.Decode)-1], nil
+		}
+		err = err2
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	msg := "missing metrics"
+	if err != nil {
+		msg = err.Error()
+	}
+	res.Warnings = append(res.Warnings, fmt.Sprintf("isl %d concurrency %d: Failed to extract decode metrics from AIPerf result: %s", isl, n, msg))
+	return nil, nil
 }
 
 // ClientBoundRatio is the share of the asked concurrency below which a

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/internal/worker"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/mocker"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profiler/grid"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/workerproto"
 )
@@ -180,4 +181,91 @@ func asUsage(err error, ue **worker.UsageError) bool {
 		e = u.Unwrap()
 	}
 	return false
+}
+
+// linearTiming is an engine whose decode step grows with the batch and
+// whose prefill grows with the prompt, so that a latency target is crossed
+// at a known point.
+type linearTiming struct{}
+
+func (linearTiming) Prefill(isl int) (time.Duration, error) {
+	return time.Duration(isl) * 100 * time.Microsecond, nil
+}
+func (linearTiming) Decode(running int, _ float64) (time.Duration, error) {
+	return 5*time.Millisecond + time.Duration(running)*5*time.Millisecond, nil
+}
+
+// checkProbes replays the frontier search on the points in measurement
+// order: every frontier point is the step grid.NextProbe takes from the
+// points before it, so the profiler, which replays the same steps, finds
+// them; there are at most FrontierPoints of them.
+func checkProbes(t *testing.T, xs []int, ys []float64, frontier []bool, target float64, step, floor, ceil, budget int) []grid.Sample {
+	t.Helper()
+	var s []grid.Sample
+	n := 0
+	for i := range xs {
+		if frontier[i] {
+			n++
+			want, ok := grid.NextProbe(s, target, step, floor, ceil)
+			if !ok || want != xs[i] {
+				t.Errorf("frontier point %d at %d: the search's next step from %v is %d (%v)", n, xs[i], s, want, ok)
+			}
+		}
+		s = append(s, grid.Sample{X: xs[i], Y: ys[i]})
+	}
+	if n == 0 || n > budget {
+		t.Errorf("%d frontier points, want 1 to %d", n, budget)
+	}
+	return s
+}
+
+// The SLA frontier search inside a Job: after the coarse sweep, up to three
+// more points bisect the measured curve around the target, decode by
+// concurrency and prefill by ISL.
+func TestMeasureSearchesTheFrontier(t *testing.T) {
+	url := serve(t, mocker.Config{Model: "m", NumGPUBlocks: 64, BlockSize: 16, Timing: linearTiming{}})
+	r := &worker.Runner{Poll: 10 * time.Millisecond}
+	// ITL(n) ≈ 5 + 5n ms: 45 ms at 8 meets 47.5, 50 at 9 misses. The coarse
+	// points [1, 5, 9] (1024 KV tokens / 110) bracket it between 5 and 9.
+	task := workerproto.Task{Phase: workerproto.PhaseDecode, Backend: "mocker", Model: "m", Mapping: results.Mapping{Kind: "TP", N: 1},
+		ISLs: []int{100}, OSL: 10, Granularity: 3, EngineURL: url, Target: 47.5, FrontierPoints: 3}
+	task.Normalize()
+	if err := task.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Measure(context.Background(), task)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var xs []int
+	var ys []float64
+	var fr []bool
+	for _, p := range res.Decode {
+		xs, ys, fr = append(xs, p.Concurrency), append(ys, p.ITLMs), append(fr, p.Frontier)
+	}
+	s := checkProbes(t, xs, ys, fr, 47.5, 1, 1, 9, 3)
+	if lo, hi := grid.Bracket(s, 47.5); lo < 7 || lo > 8 || hi != lo+1 {
+		t.Errorf("decode frontier bracket [%d, %d] from %v; want 8 and 9 (7 when the busy host slows the engine)", lo, hi, s)
+	}
+
+	// TTFT(isl) ≈ isl / 10 ms: the SLA's 200 meets 50 ms, the ceiling 1000
+	// misses, then bisection towards 500.
+	task = workerproto.Task{Phase: workerproto.PhasePrefill, Backend: "mocker", Model: "m", Mapping: results.Mapping{Kind: "TP", N: 1},
+		ISLs: []int{200}, EngineURL: url, Target: 50, FrontierPoints: 3, MaxISL: 1000}
+	task.Normalize()
+	res, err = r.Measure(context.Background(), task)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xs, ys, fr = nil, nil, nil
+	for _, p := range res.Prefill {
+		xs, ys, fr = append(xs, p.ISL), append(ys, p.TTFTMs), append(fr, p.Frontier)
+	}
+	s = checkProbes(t, xs, ys, fr, 50, 1, 100, 1000, 3)
+	if len(s) != 4 || xs[1] != 1000 {
+		t.Errorf("prefill points %v: want the SLA ISL, the ceiling 1000, then two bisection steps", xs)
+	}
+	if lo, hi := grid.Bracket(s, 50); lo < 200 || hi > 1000 || lo >= hi {
+		t.Errorf("prefill bracket [%d, %d] from %v", lo, hi, s)
+	}
 }

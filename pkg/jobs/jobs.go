@@ -92,6 +92,10 @@ type Spec struct {
 	Granularity   int
 	Concurrencies []int
 	MaxModelLen   int
+	// The SLA frontier search of the sweep Jobs (workerproto.Task.Target).
+	SLATarget      float64
+	FrontierPoints int
+	MaxISL         int
 
 	// EngineImage defaults to profilingConfig.profilerImage.
 	EngineImage string
@@ -397,6 +401,7 @@ func (s *Spec) measureContainer(name string) corev1.Container {
 	t := workerproto.Task{
 		Phase: s.workerPhase(), Backend: s.backend(), Model: s.model(), Mapping: s.Mapping,
 		ISLs: s.ISLs, OSL: s.OSL, Granularity: s.Granularity, Concurrencies: s.Concurrencies,
+		Target: s.SLATarget, FrontierPoints: s.FrontierPoints, MaxISL: s.MaxISL,
 		EngineURL: fmt.Sprintf("http://127.0.0.1:%d", s.port()), EngineLog: EngineLogFile,
 		ReadyTimeout: cmpOr(s.ReadyTimeout, workerproto.DefaultReadyTimeout), ConfigMap: name,
 	}

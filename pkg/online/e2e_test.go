@@ -1,6 +1,7 @@
 package online
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -48,6 +49,7 @@ type profileCase struct {
 	sla              profileconfig.SLA
 	minGPUs, maxGPUs int
 	maxCtx, gp, gd   int
+	model            string // the estimator's model ("": testModel)
 }
 
 // smallCase keeps the e2e short: TP1/TP2/TP4, a 4k context, small grids.
@@ -56,7 +58,7 @@ var smallCase = profileCase{sla: profileconfig.SLA{ISL: 1000, OSL: 100, TTFT: 50
 
 func (pc profileCase) config(t testing.TB) (profiler.Config, *estimator.Estimator) {
 	t.Helper()
-	md, err := estimator.LookupModel(testModel)
+	md, err := estimator.LookupModel(cmp.Or(pc.model, testModel))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -463,4 +465,86 @@ type profilerRun struct{ m *Measurer }
 
 func (p *profilerRun) run(ctx context.Context, cfg profiler.Config) (*results.Results, error) {
 	return (&profiler.Profiler{Measurer: p.m}).Run(ctx, cfg)
+}
+
+// errSweepOnly stops a profile before its grids: the frontier test needs
+// the sweep Jobs only, which keeps the 2-core host's load small.
+var errSweepOnly = errors.New("sweep done")
+
+type sweepOnly struct{ *Measurer }
+
+func (s sweepOnly) PrepareGrids(context.Context, profiler.GridPlan) error { return errSweepOnly }
+
+// Online profiling finds the SLA frontier inside the sweep Jobs: after the
+// coarse points each Job bisects its measured curve with up to three more
+// points, with no extra Job. On the engine simulator (Qwen3-8B's timing,
+// in real time, ITL ≈ 7.6 + 0.07 × concurrency ms) the target of 10.15 ms
+// is crossed near 36, between the probes 32 and 40; three points halve
+// [1, 64] three times, so the online bracket is 8 wide, and the
+// simulation's frontier must lie in it or in the step beside it (a busy
+// host only slows the engine).
+func TestOnlineFrontierSearch(t *testing.T) {
+	needEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	pc := profileCase{sla: profileconfig.SLA{ISL: 1000, OSL: 100, TTFT: 500, ITL: 10.15}, minGPUs: 1, maxGPUs: 1, maxCtx: 4096, gp: 4, gd: 2,
+		model: "Qwen/Qwen3-8B"}
+	cfg, est := pc.config(t)
+	sim, err := (&profiler.Profiler{Measurer: kvCapped{profiler.NewSimulation(est), testKVBlocks * 16}}).Run(ctx, cfg)
+	if err != nil {
+		t.Fatalf("simulation: %v", err)
+	}
+	want := sim.Frontier.Decode[0]
+	if want.Bound != results.BoundSLA {
+		t.Fatalf("simulation frontier %+v: the test needs a crossing inside the sweep", want)
+	}
+
+	d := createDGDR(t, "qwen-frontier")
+	tmpl := mockerTemplate()
+	tmpl.Mocker.EstimatorModel, tmpl.Mocker.TimeScale = pc.model, 1
+	m := newMeasurer(t, d, tmpl, 0, &events{})
+	r, err := (&profiler.Profiler{Measurer: sweepOnly{m}}).Run(ctx, cfg)
+	if !errors.Is(err, errSweepOnly) {
+		t.Fatalf("online sweep: %v", err)
+	}
+	if r.Frontier == nil || len(r.Frontier.Decode) != 1 || len(r.Frontier.Prefill) != 1 {
+		t.Fatalf("online frontier %+v", r.Frontier)
+	}
+	got := r.Frontier.Decode[0]
+	var probes []int
+	for _, p := range r.Decode {
+		t.Logf("decode concurrency %d: ITL %.2f ms (simulation %.2f; frontier point: %v)", p.Concurrency, p.ITLMs, itlAt(t, est, p), p.Frontier)
+		if p.Frontier {
+			probes = append(probes, p.Concurrency)
+		}
+	}
+	t.Logf("simulation frontier %d (next %d); online %d..%d after points %v", want.Concurrency, want.NextConcurrency, got.Concurrency, got.NextConcurrency, probes)
+	if len(probes) == 0 || len(probes) > 3 || got.Points != len(probes) {
+		t.Errorf("%d frontier points %v (recorded %d), want 1 to 3", len(probes), probes, got.Points)
+	}
+	if got.Bound == results.BoundSLA {
+		step := got.NextConcurrency - got.Concurrency
+		if want.Concurrency < got.Concurrency-step || want.Concurrency > got.NextConcurrency+step {
+			t.Errorf("the simulation's frontier %d is more than one step (%d) from the online bracket [%d, %d]", want.Concurrency, step, got.Concurrency, got.NextConcurrency)
+		}
+	} else {
+		t.Errorf("online frontier %+v: want a crossing like the simulation's", got)
+	}
+	// The search runs in the sweep's Jobs: one per phase, nothing more, and
+	// no more points than the dry-run estimate counts.
+	measured := len(probes) + r.Frontier.Prefill[0].Points
+	if st := m.Stats(); st.Created != 2 || measured > r.Plan.FrontierPoints || r.Plan.FrontierPoints != 2*3 {
+		t.Errorf("created %d Jobs, measured %d frontier points; the plan counts %d points and %d grid Jobs",
+			st.Created, measured, r.Plan.FrontierPoints, r.Plan.FrontierGridJobs)
+	}
+	deleteAndCheckNoOrphans(t, d)
+}
+
+func itlAt(t *testing.T, est *estimator.Estimator, p results.DecodePoint) float64 {
+	t.Helper()
+	v, err := est.DecodeITL(estimator.Mapping{Kind: p.Mapping.Kind, N: p.Mapping.N, TP: p.Mapping.TP, EP: p.Mapping.EP, AttnDP: p.Mapping.AttnDP}, p.Concurrency, p.ContextLength)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/jobs"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profiler"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profiler/grid"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/workerproto"
 )
@@ -129,7 +130,12 @@ func New(opts Options) (*Measurer, error) {
 var (
 	_ profiler.Measurer = (*Measurer)(nil)
 	_ profiler.Preparer = (*Measurer)(nil)
+	_ profiler.Budgeted = (*Measurer)(nil)
 )
+
+// FrontierPoints implements profiler.Budgeted: each sweep Job measures up to
+// grid.DefaultProbes points around the SLA crossing while its engine is up.
+func (o *Measurer) FrontierPoints() int { return grid.DefaultProbes }
 
 // Name implements profiler.Measurer.
 func (o *Measurer) Name() string { return "online" }
@@ -166,15 +172,24 @@ func (o *Measurer) timeScale() float64 {
 }
 
 // PrepareSweep implements profiler.Preparer: one Job per prefill and per
-// decode mapping of the plan, run to completion in parallel.
+// decode mapping of the plan, run to completion in parallel. With the
+// frontier rule each Job also searches its SLA crossing (targets in the
+// engine's clock, which --time-scale speeds up).
 func (o *Measurer) PrepareSweep(ctx context.Context, plan results.Plan, cfg profiler.Config) error {
 	isl, osl := int(cfg.SLA.ISL), int(cfg.SLA.OSL)
+	search := func(t *task, target float64) *task {
+		if cfg.Frontier() {
+			t.spec.SLATarget, t.spec.FrontierPoints, t.spec.MaxISL = target*o.timeScale(), o.FrontierPoints(), plan.MaxISL
+			t.hash = taskHash(t.spec)
+		}
+		return t
+	}
 	var ts []*task
 	for _, m := range plan.PrefillMappings {
-		ts = append(ts, o.newTask(jobs.PhasePrefill, m, []int{isl}, 0, 0, cfg))
+		ts = append(ts, search(o.newTask(jobs.PhasePrefill, m, []int{isl}, 0, 0, cfg), cfg.SLA.TTFT))
 	}
 	for _, m := range plan.DecodeMappings {
-		ts = append(ts, o.newTask(jobs.PhaseDecode, m, []int{isl}, osl, cfg.DecodeGranularity, cfg))
+		ts = append(ts, search(o.newTask(jobs.PhaseDecode, m, []int{isl}, osl, cfg.DecodeGranularity, cfg), cfg.SLA.ITL))
 	}
 	return o.run(ctx, ts)
 }
@@ -184,14 +199,19 @@ func (o *Measurer) PrepareGrids(ctx context.Context, g profiler.GridPlan) error 
 	// One Job per ISL: the grid points are independent, so on free GPUs they
 	// run side by side instead of one after another in a single engine.
 	var ts []*task
-	for _, m := range g.PrefillMapping {
-		for _, isl := range g.PrefillISLs {
-			ts = append(ts, o.newPartTask(jobs.PhasePrefillGrid, fmt.Sprintf("isl%d", isl), m, []int{isl}, 0, 0, g.Config))
+	for _, p := range g.Prefill {
+		for _, isl := range p.ISLs {
+			ts = append(ts, o.newPartTask(jobs.PhasePrefillGrid, fmt.Sprintf("isl%d", isl), p.Mapping, []int{isl}, 0, 0, g.Config))
 		}
 	}
-	for _, m := range g.DecodeMapping {
-		for _, isl := range g.DecodeISLs {
-			ts = append(ts, o.newPartTask(jobs.PhaseDecodeGrid, fmt.Sprintf("isl%d", isl), m, []int{isl}, g.DecodeOSL, g.Config.DecodeGranularity, g.Config))
+	for _, d := range g.Decode {
+		for _, row := range d.Rows {
+			t := o.newPartTask(jobs.PhaseDecodeGrid, fmt.Sprintf("isl%d", row.ISL), d.Mapping, []int{row.ISL}, g.DecodeOSL, g.Config.DecodeGranularity, g.Config)
+			if row.Concurrencies != nil {
+				t.spec.Concurrencies = slices.Clone(row.Concurrencies)
+				t.hash = taskHash(t.spec)
+			}
+			ts = append(ts, t)
 		}
 	}
 	return o.run(ctx, ts)

@@ -73,7 +73,11 @@ func taskHash(s jobs.Spec) string {
 		OSL, Granularity, MaxModelLen                         int
 		EngineArgs                                            []string
 		Mocker                                                jobs.MockerSpec
-	}{s.Phase, s.Part, s.Backend, s.Model, s.EngineImage, s.WorkerImage, s.Mapping, s.ISLs, s.OSL, s.Granularity, s.MaxModelLen, s.EngineArgs, s.Mocker}
+		Concurrencies                                         []int
+		Target                                                float64
+		FrontierPoints, MaxISL                                int
+	}{s.Phase, s.Part, s.Backend, s.Model, s.EngineImage, s.WorkerImage, s.Mapping, s.ISLs, s.OSL, s.Granularity, s.MaxModelLen, s.EngineArgs, s.Mocker,
+		s.Concurrencies, s.SLATarget, s.FrontierPoints, s.MaxISL}
 	b, _ := json.Marshal(key) // plain data: cannot fail
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])[:16]
@@ -93,7 +97,7 @@ func (t *task) resultMatches(r *workerproto.Result) bool {
 		return false
 	}
 	for _, p := range r.Prefill {
-		if !slices.Contains(t.isls, p.ISL) {
+		if !slices.Contains(t.isls, p.ISL) && !p.Frontier {
 			return false
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"math"
 	"path"
 	"sort"
-	"sync"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -30,6 +29,7 @@ const (
 var (
 	slaColor      = color.RGBA{R: 220, A: 255}
 	selectedColor = color.RGBA{A: 255}
+	frontierColor = color.RGBA{R: 120, G: 40, B: 160, A: 255}
 )
 
 // Plots renders every chart the results allow, keyed by output path:
@@ -74,29 +74,15 @@ func Plots(r *results.Results) (map[string][]byte, error) {
 			job{path.Join(DirDecodeInterpolation, FileDecodeITLInterp), func() (*plot.Plot, error) { return decodeInterpolation(r, true) }},
 			job{path.Join(DirDecodeInterpolation, FileDecodeThptInterp), func() (*plot.Plot, error) { return decodeInterpolation(r, false) }})
 	}
-	// Charts are independent: render them on two workers (the target
-	// machine has 2 cores), keeping the results in job order.
-	pngs := make([][]byte, len(jobs))
-	errs := make([]error, len(jobs))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range min(2, len(jobs)) {
-		wg.Go(func() {
-			for i := range next {
-				pngs[i], errs[i] = renderPNG(jobs[i].mk)
-			}
-		})
-	}
-	for i := range jobs {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	for i, j := range jobs {
-		if errs[i] != nil {
-			return nil, fmt.Errorf("plotting %s: %w", j.name, errs[i])
+	// One chart at a time: two at once saved no wall time on 2 cores but
+	// held two canvases and PNG encoders, 5 MB of peak RSS over the 60 MB
+	// budget of a whole `profile --local` (make bench-profile).
+	for _, j := range jobs {
+		b, err := renderPNG(j.mk)
+		if err != nil {
+			return nil, fmt.Errorf("plotting %s: %w", j.name, err)
 		}
-		out[j.name] = pngs[i]
+		out[j.name] = b
 	}
 	return out, nil
 }
@@ -240,6 +226,31 @@ func addLineSeries(p *plot.Plot, xys plotter.XYs, i int, legend string, shape dr
 	return nil
 }
 
+// addFrontierMarks draws each decode mapping's SLA frontier (the largest
+// concurrency within the ITL target) as a filled triangle.
+func addFrontierMarks(p *plot.Plot, r *results.Results) error {
+	if r.Frontier == nil {
+		return nil
+	}
+	var xys plotter.XYs
+	for _, f := range r.Frontier.Decode {
+		if f.Concurrency > 0 {
+			xys = append(xys, plotter.XY{X: f.ITLMs, Y: f.ThptPerGPU})
+		}
+	}
+	if len(xys) == 0 {
+		return nil
+	}
+	s, err := plotter.NewScatter(xys)
+	if err != nil {
+		return err
+	}
+	s.GlyphStyle = draw.GlyphStyle{Color: frontierColor, Radius: vg.Points(5), Shape: draw.PyramidGlyph{}}
+	p.Add(s)
+	p.Legend.Add(fmt.Sprintf("SLA frontier: max concurrency within %s ms", fmtNum(r.Input.SLA.ITL)), s)
+	return nil
+}
+
 func mappingLegend(m results.Mapping) string {
 	return fmt.Sprintf("%d GPU(s) [%s]", m.N, m.Label())
 }
@@ -275,7 +286,11 @@ func prefillPerformance(r *results.Results) (*plot.Plot, error) {
 		}
 		seriesStyle(s, i)
 		p.Add(s)
-		p.Legend.Add(mappingLegend(m), s)
+		legend := mappingLegend(m)
+		if f := r.PrefillFrontierOf(m); f != nil && f.MaxISL > 0 {
+			legend += fmt.Sprintf(", up to ISL %d within TTFT", f.MaxISL)
+		}
+		p.Legend.Add(legend, s)
 	}
 	if ttft := r.Input.SLA.TTFT; ttft > 0 {
 		addRefLine(p, ttft, true, fmt.Sprintf("Target TTFT: %s ms", fmtNum(ttft)))
@@ -312,6 +327,9 @@ func decodePerformance(r *results.Results) (*plot.Plot, error) {
 	}
 	if itl := r.Input.SLA.ITL; itl > 0 {
 		addRefLine(p, itl, true, fmt.Sprintf("Target ITL: %s ms", fmtNum(itl)))
+	}
+	if err := addFrontierMarks(p, r); err != nil {
+		return nil, err
 	}
 	if sel := r.Selection.Decode; sel != nil {
 		best := -1
@@ -493,6 +511,17 @@ func prefillTTFTInterpolation(r *results.Results) (*plot.Plot, error) {
 		}
 		p.Add(mk)
 		p.Legend.Add(fmt.Sprintf("SLA ISL %d%s", r.Input.SLA.ISL, selectedSuffix(r.Selection.Prefill)), mk)
+	}
+	if c := r.Selection.Prefill; c != nil {
+		if f := r.PrefillFrontierOf(c.Mapping); f != nil && f.MaxISL > 0 {
+			s, err := plotter.NewScatter(plotter.XYs{{X: float64(f.MaxISL), Y: f.TTFTMs}})
+			if err != nil {
+				return nil, err
+			}
+			s.GlyphStyle = draw.GlyphStyle{Color: frontierColor, Radius: vg.Points(5), Shape: draw.PyramidGlyph{}}
+			p.Add(s)
+			p.Legend.Add(fmt.Sprintf("SLA frontier: max ISL %d within TTFT", f.MaxISL), s)
+		}
 	}
 	p.Y.Min = math.Min(p.Y.Min, 0)
 	return p, nil

@@ -68,7 +68,7 @@ func render(r *results.Results, in Inputs) (map[string][]byte, error) {
 	if !hasPlannerData(r) {
 		warnings = append(warnings, "planner-profile-data was not generated (the interpolation grids are missing or have fewer than 4 prefill points); the Planner will need profile data before it can scale")
 	}
-	if files[FileStatus], err = MarshalStatus(successStatus(true, warnings), in.Now); err != nil {
+	if files[FileStatus], err = MarshalStatus(successStatus(r, true, warnings), in.Now); err != nil {
 		return nil, err
 	}
 	if files[FileReport], err = Report(r, in, d, plots); err != nil {

@@ -14,24 +14,9 @@ import (
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/version"
 )
 
-// SuggestionLines are the seed's two summary lines (profiler.md §8, §9), e.g.
-// "Suggested prefill TP:4 (TTFT 48.37 ms, throughput 15505.23 tokens/s/GPU)".
-func SuggestionLines(r *results.Results) []string {
-	if r == nil {
-		return nil
-	}
-	var out []string
-	if c := r.Selection.Prefill; c != nil {
-		out = append(out, fmt.Sprintf("Suggested prefill %s (TTFT %.2f ms, throughput %.2f tokens/s/GPU)", c.Mapping.Short(), c.LatencyMs, c.ThptPerGPU))
-	}
-	if c := r.Selection.Decode; c != nil {
-		out = append(out, fmt.Sprintf("Suggested decode %s (ITL %.2f ms, throughput %.2f tokens/s/GPU)", c.Mapping.Short(), c.LatencyMs, c.ThptPerGPU))
-	}
-	return out
-}
-
 type reportData struct {
 	R           *results.Results
+	Frontier    []results.FrontierRow
 	Title       string
 	Suggestions []string
 	Images      []template.HTML
@@ -41,6 +26,13 @@ type reportData struct {
 
 var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"f2": func(f float64) string { return fmt.Sprintf("%.2f", f) },
+	"dash": func(f float64) string {
+		if f == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.2f", f)
+	},
+	"ratio": func(a, b float64) string { return fmt.Sprintf("%.1f", a/b) },
 	"selP": func(r *results.Results, p results.PrefillPoint) bool {
 		return r.Selection.Prefill != nil && r.Selection.Prefill.Mapping == p.Mapping
 	},
@@ -67,7 +59,14 @@ figure{display:inline-block;margin:.5em}img{max-width:100%;border:1px solid #ddd
 {{with .R.Selection}}<table><tr><th class="l">Phase</th><th class="l">Mapping</th><th>GPUs</th><th>Latency (ms)</th><th>Throughput (tokens/s/GPU)</th><th class="l">Meets SLA</th></tr>
 {{with .Prefill}}<tr><td class="l">prefill</td><td class="l">{{.Mapping.Label}}</td><td>{{.Mapping.N}}</td><td>{{f2 .LatencyMs}}</td><td>{{f2 .ThptPerGPU}}</td><td class="l">{{.MeetsSLA}}</td></tr>{{end}}
 {{with .Decode}}<tr><td class="l">decode</td><td class="l">{{.Mapping.Label}}</td><td>{{.Mapping.N}}</td><td>{{f2 .LatencyMs}}</td><td>{{f2 .ThptPerGPU}}</td><td class="l">{{.MeetsSLA}}</td></tr>{{end}}
-</table>{{end}}
+</table>
+<p>Selection rule: <b>{{or .Rule "upstream"}}</b>{{if eq .Rule "frontier"}}: the highest throughput per GPU at each mapping's SLA frontier{{else}}: Dynamo's rule on the coarse sweep{{end}}.
+{{with .CoarseDecode}}{{if $.R.Selection.Decode}}Dynamo's rule on the coarse sweep alone would pick decode {{.Mapping.Label}} at concurrency {{.Concurrency}}: {{f2 .ThptPerGPU}} tokens/s/GPU{{if gt .ThptPerGPU 0.0}} ({{ratio $.R.Selection.Decode.ThptPerGPU .ThptPerGPU}}× less){{end}}.{{end}}{{end}}</p>{{end}}
+{{with .Frontier}}<h2>SLA frontier</h2>
+<p>How far each mapping goes within the targets: the largest ISL a prefill engine serves within TTFT {{$.R.Input.SLA.TTFT}} ms (batch 1), and the largest concurrency a decode engine serves within ITL {{$.R.Input.SLA.ITL}} ms, found by bisection on the measured curve. “&gt;=” marks a lower bound (the search ran out of points).</p>
+<table><tr><th class="l">Phase</th><th class="l">Mapping</th><th>GPUs</th><th>Max within SLA</th><th>Latency (ms)</th><th>Throughput (tokens/s/GPU)</th><th>Coarse sweep's best (tokens/s/GPU)</th><th class="l">Bound</th></tr>
+{{range .}}<tr{{if .Chosen}} class="sel"{{end}}><td class="l">{{.Phase}}</td><td class="l">{{.Mapping}}</td><td>{{.GPUs}}</td><td>{{.Reach}}</td><td>{{dash .LatencyMs}}</td><td>{{dash .ThptPerGPU}}</td><td>{{dash .CoarseThptPerGPU}}</td><td class="l">{{.Bound}}</td></tr>
+{{end}}</table>{{end}}
 {{with .R.Warnings}}<h2>Warnings</h2><ul>{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{with .Images}}<h2>Plots</h2>{{range .}}{{.}}{{end}}{{end}}
 <h2>Prefill sweep</h2>
@@ -75,8 +74,8 @@ figure{display:inline-block;margin:.5em}img{max-width:100%;border:1px solid #ddd
 {{range .R.Prefill}}<tr{{if selP $.R .}} class="sel"{{end}}><td class="l">{{.Mapping.Label}}</td><td>{{.Mapping.N}}</td><td>{{.ISL}}</td><td>{{f2 .TTFTMs}}</td><td>{{f2 .ThptPerGPU}}</td></tr>
 {{end}}</table>{{else}}<p>No prefill points.</p>{{end}}
 <h2>Decode sweep</h2>
-{{if .R.Decode}}<table><tr><th class="l">Mapping</th><th>GPUs</th><th>Concurrency</th><th>Context (tokens)</th><th>ITL (ms)</th><th>Throughput (tokens/s/GPU)</th><th>Max KV tokens</th></tr>
-{{range .R.Decode}}<tr{{if selD $.R .}} class="sel"{{end}}><td class="l">{{.Mapping.Label}}</td><td>{{.Mapping.N}}</td><td>{{.Concurrency}}</td><td>{{printf "%.0f" .ContextLength}}</td><td>{{f2 .ITLMs}}</td><td>{{f2 .ThptPerGPU}}</td><td>{{.MaxKVTokens}}</td></tr>
+{{if .R.Decode}}<table><tr><th class="l">Mapping</th><th>GPUs</th><th>Concurrency</th><th>Context (tokens)</th><th>ITL (ms)</th><th>Throughput (tokens/s/GPU)</th><th>Max KV tokens</th><th class="l">Point</th></tr>
+{{range .R.Decode}}<tr{{if selD $.R .}} class="sel"{{end}}><td class="l">{{.Mapping.Label}}</td><td>{{.Mapping.N}}</td><td>{{.Concurrency}}</td><td>{{printf "%.0f" .ContextLength}}</td><td>{{f2 .ITLMs}}</td><td>{{f2 .ThptPerGPU}}</td><td>{{.MaxKVTokens}}</td><td class="l">{{if .Frontier}}frontier search{{else}}sweep{{end}}</td></tr>
 {{end}}</table>{{else}}<p>No decode points.</p>{{end}}
 {{with .R.Plan.Dropped}}<h2>Dropped candidates</h2><table><tr><th class="l">Phase</th><th class="l">Mapping</th><th class="l">Reason</th></tr>
 {{range .}}<tr><td class="l">{{.Phase}}</td><td class="l">{{.Mapping.Label}}</td><td class="l">{{.Reason}}</td></tr>{{end}}</table>{{end}}
@@ -103,7 +102,7 @@ func Report(r *results.Results, in Inputs, d *dgd.DynamoGraphDeployment, plots m
 	if r == nil {
 		return nil, fmt.Errorf("results are nil; nothing to report")
 	}
-	data := reportData{R: r, Suggestions: SuggestionLines(r),
+	data := reportData{R: r, Suggestions: r.SuggestedLines(), Frontier: r.FrontierRows(),
 		Title:     fmt.Sprintf("SLA profile: %s on %s", r.Input.Model, r.Input.Backend),
 		Generator: "kubectl-dgdr " + cmp.Or(r.Versions.Plugin, version.Get().Version, "dev")}
 	for _, p := range reportPlots {

@@ -2,9 +2,12 @@ package output
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
 )
 
 // Status values of profiler_status.yaml (profiler.md §16).
@@ -25,6 +28,10 @@ type Status struct {
 	Outputs   map[string]string `json:"outputs,omitempty"`
 	Warnings  []string          `json:"warnings,omitempty"`
 	Phase     string            `json:"phase,omitempty"`
+	// Selection and Frontier (this project): the rule, and how far every
+	// mapping goes within the SLA.
+	Selection string                `json:"selection,omitempty"`
+	Frontier  []results.FrontierRow `json:"frontier,omitempty"`
 }
 
 // MarshalStatus renders s with its fields in the upstream order (status,
@@ -47,7 +54,7 @@ func MarshalStatus(s Status, now time.Time) ([]byte, error) {
 		k string
 		v any
 	}{{"status", s.Status}, {"timestamp", s.Timestamp}, {"message", s.Message}, {"error", s.Error},
-		{"outputs", s.Outputs}, {"warnings", s.Warnings}, {"phase", s.Phase}} {
+		{"outputs", s.Outputs}, {"warnings", s.Warnings}, {"phase", s.Phase}, {"selection", s.Selection}, {"frontier", s.Frontier}} {
 		switch t := kv.v.(type) {
 		case string:
 			if t == "" {
@@ -61,6 +68,10 @@ func MarshalStatus(s Status, now time.Time) ([]byte, error) {
 			if len(t) == 0 {
 				continue
 			}
+		case []results.FrontierRow:
+			if len(t) == 0 {
+				continue
+			}
 		}
 		b, err := yaml.Marshal(map[string]any{kv.k: kv.v})
 		if err != nil {
@@ -71,8 +82,10 @@ func MarshalStatus(s Status, now time.Time) ([]byte, error) {
 	return out, nil
 }
 
-// successStatus is the status of a completed profile with the outputs it lists.
-func successStatus(hasMocker bool, warnings []string) Status {
+// successStatus is the status of a completed profile with the outputs it
+// lists and the SLA frontier of every mapping (latencies and throughputs
+// rounded to 0.01 for reading; results.json has them in full).
+func successStatus(r *results.Results, hasMocker bool, warnings []string) Status {
 	outs := map[string]string{
 		"config_with_planner": FileConfigWithPlanner,
 		"disagg_config":       FileDisaggConfig,
@@ -80,5 +93,12 @@ func successStatus(hasMocker bool, warnings []string) Status {
 	if hasMocker {
 		outs["mocker_config_with_planner"] = FileMockerConfigPlanner
 	}
-	return Status{Status: StatusSuccess, Message: MessageSuccess, Outputs: outs, Warnings: warnings}
+	st := Status{Status: StatusSuccess, Message: MessageSuccess, Outputs: outs, Warnings: warnings, Selection: r.Selection.Rule}
+	for _, f := range r.FrontierRows() {
+		f.LatencyMs, f.ThptPerGPU, f.CoarseThptPerGPU = round2(f.LatencyMs), round2(f.ThptPerGPU), round2(f.CoarseThptPerGPU)
+		st.Frontier = append(st.Frontier, f)
+	}
+	return st
 }
+
+func round2(v float64) float64 { return math.Round(v*100) / 100 }

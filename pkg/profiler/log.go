@@ -3,7 +3,6 @@ package profiler
 import (
 	"bytes"
 	"fmt"
-	"strconv"
 	"time"
 )
 
@@ -66,6 +65,3 @@ func (l *Logger) Bytes() []byte {
 	}
 	return l.buf.Bytes()
 }
-
-// f2 is Python's "{:.2f}".
-func f2(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }

@@ -19,13 +19,24 @@ type Preparer interface {
 	PrepareGrids(ctx context.Context, g GridPlan) error
 }
 
-// GridPlan is what the interpolation phase will measure.
+// GridPlan is what the interpolation phase will measure, the selected
+// mappings first.
 type GridPlan struct {
-	Config         Config
-	PrefillMapping []results.Mapping
-	DecodeMapping  []results.Mapping
-	PrefillISLs    []int
-	DecodeISLs     []int
+	Config  Config
+	Prefill []PrefillGridPlan
+	Decode  []DecodeGridPlan
 	// DecodeOSL is grid.DecodeInterpolationOSL.
 	DecodeOSL int
+}
+
+// PrefillGridPlan is the prefill grid of one mapping.
+type PrefillGridPlan struct {
+	Mapping results.Mapping
+	ISLs    []int
+}
+
+// DecodeGridPlan is the decode grid of one mapping, row by row.
+type DecodeGridPlan struct {
+	Mapping results.Mapping
+	Rows    []DecodeRow
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profileconfig"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profiler/grid"
@@ -33,7 +34,15 @@ type Config struct {
 	// `profile --from` can re-select for a new SLA without measuring. Cheap
 	// in simulation; an online run leaves it off.
 	InterpolateAll bool
+	// Selection is the rule: results.RuleFrontier ("" means it) searches
+	// every mapping's SLA frontier and concentrates the planner's grids
+	// around the SLA; results.RuleUpstream is Dynamo's rule on the coarse
+	// sweep, with upstream's grids, for comparing with Dynamo.
+	Selection string
 }
+
+// Frontier reports whether the run searches the SLA frontier.
+func (c *Config) Frontier() bool { return c.Selection != results.RuleUpstream }
 
 // ProgressFunc reports done of total steps (one per mapping measured).
 type ProgressFunc func(done, total int, msg string)
@@ -68,6 +77,9 @@ func (c *Config) validate() error {
 		return fmt.Errorf("spec.profilingConfig.config.sweep.prefillInterpolationGranularity: %d must be >= 1", c.PrefillGranularity)
 	case c.DecodeGranularity < 2:
 		return fmt.Errorf("spec.profilingConfig.config.sweep.decodeInterpolationGranularity: %d must be >= 2", c.DecodeGranularity)
+	case c.Selection != "" && c.Selection != results.RuleFrontier && c.Selection != results.RuleUpstream:
+		return fmt.Errorf("--selection %q is not a selection rule; use %s (the highest throughput per GPU at each mapping's SLA frontier) or %s (Dynamo's rule on the coarse sweep)",
+			c.Selection, results.RuleFrontier, results.RuleUpstream)
 	}
 	return nil
 }
@@ -112,6 +124,7 @@ func (p *Profiler) Run(ctx context.Context, cfg Config) (*results.Results, error
 		return nil, err
 	}
 	decodeISLs := grid.DecodeISLs(maxCtx, cfg.DecodeGranularity)
+	r.Plan.MaxISL = maxCtx - grid.PrefillContextHeadroom
 	estimatePlan(&r.Plan, cfg, len(prefillISLs), len(decodeISLs))
 	if cfg.DryRun {
 		log.Infof("Skipping recommendations in dry run mode")
@@ -122,6 +135,9 @@ func (p *Profiler) Run(ctx context.Context, cfg Config) (*results.Results, error
 	total := len(plan.PrefillMappings) + len(plan.DecodeMappings) + 2
 	if cfg.InterpolateAll {
 		total = 2 * (len(plan.PrefillMappings) + len(plan.DecodeMappings))
+	}
+	if cfg.Frontier() {
+		total++
 	}
 	done := 0
 	step := func(msg string) {
@@ -145,6 +161,12 @@ func (p *Profiler) Run(ctx context.Context, cfg Config) (*results.Results, error
 	if err := p.sweepDecode(ctx, r, cfg, step); err != nil {
 		return r, err
 	}
+	if cfg.Frontier() {
+		if err := p.searchFrontier(ctx, r, cfg); err != nil {
+			return r, err
+		}
+		step(fmt.Sprintf("SLA frontier: %d decode points", frontierPoints(r)))
+	}
 	if err := Select(r, log); err != nil {
 		return r, err
 	}
@@ -152,6 +174,10 @@ func (p *Profiler) Run(ctx context.Context, cfg Config) (*results.Results, error
 		return r, err
 	}
 	r.Warnings = append(r.Warnings, slaWarnings(r)...)
+	for _, w := range frontierWarnings(r) {
+		log.Warnf("%s", w)
+		r.Warnings = append(r.Warnings, w)
+	}
 	return r, nil
 }
 
@@ -182,6 +208,16 @@ func slaWarnings(r *results.Results) []string {
 
 func fmtNum(v float64) string { return fmt.Sprint(v) }
 
+func frontierPoints(r *results.Results) int {
+	n := 0
+	for _, d := range r.Decode {
+		if d.Frontier {
+			n++
+		}
+	}
+	return n
+}
+
 // estimatePlan counts the measurement points and the GPU time an online run
 // of this plan would take (simulation itself costs no GPU time).
 func estimatePlan(plan *results.Plan, cfg Config, nPrefillISL, nDecodeISL int) {
@@ -205,6 +241,25 @@ func estimatePlan(plan *results.Plan, cfg Config, nPrefillISL, nDecodeISL int) {
 	plan.InterpolationPoints = nPrefillISL + nDecodeISL*cfg.DecodeGranularity
 	gpuSec += float64(pn)*(estDeploySeconds+float64(nPrefillISL)*estPrefillPointSeconds) +
 		float64(dn)*(estDeploySeconds+float64(nDecodeISL*cfg.DecodeGranularity)*estDecodePointSeconds)
+	if cfg.Frontier() {
+		// The frontier search: up to grid.DefaultProbes more points in each
+		// sweep Job (its engine is up: no new Job), then the grids' rows near
+		// the SLA, one Job each: two decode rows of the coarse concurrencies
+		// plus up to 8 around the crossing, and two prefill ISLs.
+		for _, m := range plan.PrefillMappings {
+			plan.FrontierPoints += grid.DefaultProbes
+			gpuSec += float64(m.N) * grid.DefaultProbes * estPrefillPointSeconds
+		}
+		for _, m := range plan.DecodeMappings {
+			plan.FrontierPoints += grid.DefaultProbes
+			gpuSec += float64(m.N) * grid.DefaultProbes * estDecodePointSeconds
+		}
+		const decodeRows, prefillISLs, crossingPoints = 2, 2, 8
+		plan.FrontierGridJobs = decodeRows + prefillISLs
+		plan.InterpolationPoints += prefillISLs + decodeRows*(cfg.DecodeGranularity+crossingPoints)
+		gpuSec += float64(pn)*prefillISLs*(estDeploySeconds+estPrefillPointSeconds) +
+			float64(dn)*decodeRows*(estDeploySeconds+float64(cfg.DecodeGranularity+crossingPoints)*estDecodePointSeconds)
+	}
 	plan.EstimatedGPUHours = math.Round(gpuSec/3600*100) / 100
 }
 
@@ -289,20 +344,15 @@ func (p *Profiler) sweepDecode(ctx context.Context, r *results.Results, cfg Conf
 // (and, with InterpolateAll, on every other swept mapping, quietly).
 func (p *Profiler) interpolate(ctx context.Context, r *results.Results, cfg Config, maxCtx int, prefillISLs, decodeISLs []int, step func(string)) error {
 	log := p.Log
-	bp, bd := r.Selection.Prefill.Mapping, r.Selection.Decode.Mapping
+	g := gridPlan(r, cfg, maxCtx, prefillISLs, decodeISLs)
 	if pr, ok := p.Measurer.(Preparer); ok {
-		g := GridPlan{Config: cfg, PrefillMapping: []results.Mapping{bp}, DecodeMapping: []results.Mapping{bd},
-			PrefillISLs: prefillISLs, DecodeISLs: decodeISLs, DecodeOSL: grid.DecodeInterpolationOSL}
-		if cfg.InterpolateAll {
-			g.PrefillMapping = append(g.PrefillMapping, otherMappings(r.Plan.PrefillMappings, bp, func(m results.Mapping) bool { return hasPrefill(r, m) })...)
-			g.DecodeMapping = append(g.DecodeMapping, otherMappings(r.Plan.DecodeMappings, bd, func(m results.Mapping) bool { return hasDecode(r, m) })...)
-		}
 		if err := pr.PrepareGrids(ctx, g); err != nil {
 			return err
 		}
 	}
+	bp, bd := g.Prefill[0].Mapping, g.Decode[0].Mapping
 	log.Infof("Profiling prefill under best %d GPU(s) with parallel mapping [%s] with different ISL...", bp.N, bp.Label())
-	pi, err := p.prefillGrid(ctx, bp, prefillISLs)
+	pi, err := p.prefillGrid(ctx, bp, g.Prefill[0].ISLs)
 	if err != nil {
 		return err
 	}
@@ -315,7 +365,7 @@ func (p *Profiler) interpolate(ctx context.Context, r *results.Results, cfg Conf
 	step(fmt.Sprintf("prefill grid %s: %d ISLs", bp.Label(), len(pi.ISL)))
 
 	log.Infof("Profiling decode with %d GPUs with parallel mapping [%s]...", bd.N, bd.Label())
-	di, err := p.decodeGrid(ctx, bd, decodeISLs, cfg.DecodeGranularity, log)
+	di, err := p.decodeGrid(ctx, bd, g.Decode[0].Rows, cfg.DecodeGranularity, log)
 	if err != nil {
 		return err
 	}
@@ -329,37 +379,64 @@ func (p *Profiler) interpolate(ctx context.Context, r *results.Results, cfg Conf
 	if !cfg.InterpolateAll {
 		return nil
 	}
-	for _, m := range r.Plan.PrefillMappings {
-		if m == bp || !hasPrefill(r, m) {
-			continue
-		}
-		g, err := p.prefillGrid(ctx, m, prefillISLs)
+	for _, pg := range g.Prefill[1:] {
+		gr, err := p.prefillGrid(ctx, pg.Mapping, pg.ISLs)
 		if err != nil {
 			return err
 		}
-		if len(g.ISL) >= MinPrefillInterpPoints {
-			r.PrefillGrids = append(r.PrefillGrids, results.PrefillGrid{Mapping: m, PrefillInterpolation: *g})
+		if len(gr.ISL) >= MinPrefillInterpPoints {
+			r.PrefillGrids = append(r.PrefillGrids, results.PrefillGrid{Mapping: pg.Mapping, PrefillInterpolation: *gr})
 		}
-		step(fmt.Sprintf("prefill grid %s", m.Label()))
+		step(fmt.Sprintf("prefill grid %s", pg.Mapping.Label()))
 	}
-	for _, m := range r.Plan.DecodeMappings {
-		if m == bd || !hasDecode(r, m) {
-			continue
-		}
-		g, err := p.decodeGrid(ctx, m, decodeISLs, cfg.DecodeGranularity, nil)
+	for _, dg := range g.Decode[1:] {
+		gr, err := p.decodeGrid(ctx, dg.Mapping, dg.Rows, cfg.DecodeGranularity, nil)
 		if err != nil {
 			return err
 		}
-		if len(g.ITLMs) > 0 {
-			r.DecodeGrids = append(r.DecodeGrids, results.DecodeGrid{Mapping: m, DecodeInterpolation: *g})
+		if len(gr.ITLMs) > 0 {
+			r.DecodeGrids = append(r.DecodeGrids, results.DecodeGrid{Mapping: dg.Mapping, DecodeInterpolation: *gr})
 		}
-		step(fmt.Sprintf("decode grid %s", m.Label()))
+		step(fmt.Sprintf("decode grid %s", dg.Mapping.Label()))
 	}
 	if r.PrefillInterpolation != nil {
 		r.PrefillGrids = append(r.PrefillGrids, results.PrefillGrid{Mapping: bp, PrefillInterpolation: *r.PrefillInterpolation})
 	}
 	r.DecodeGrids = append(r.DecodeGrids, results.DecodeGrid{Mapping: bd, DecodeInterpolation: *di})
 	return nil
+}
+
+// gridPlan lays out the grids to measure: the selected engines first, then
+// with InterpolateAll every other measured mapping; with the frontier rule
+// each grid is concentrated around that mapping's SLA crossing.
+func gridPlan(r *results.Results, cfg Config, maxCtx int, prefillISLs, decodeISLs []int) GridPlan {
+	bp, bd := r.Selection.Prefill.Mapping, r.Selection.Decode.Mapping
+	pm, dm := []results.Mapping{bp}, []results.Mapping{bd}
+	if cfg.InterpolateAll {
+		pm = append(pm, otherMappings(r.Plan.PrefillMappings, bp, func(m results.Mapping) bool { return hasPrefill(r, m) })...)
+		dm = append(dm, otherMappings(r.Plan.DecodeMappings, bd, func(m results.Mapping) bool { return hasDecode(r, m) })...)
+	}
+	g := GridPlan{Config: cfg, DecodeOSL: grid.DecodeInterpolationOSL}
+	for _, m := range pm {
+		isls := prefillISLs
+		if cfg.Frontier() {
+			isls = concentratePrefillISLs(prefillISLs, int(cfg.SLA.ISL), r.PrefillFrontierOf(m))
+		}
+		g.Prefill = append(g.Prefill, PrefillGridPlan{Mapping: m, ISLs: isls})
+	}
+	ctxSLA := float64(cfg.SLA.ISL) + float64(cfg.SLA.OSL)/2
+	for _, m := range dm {
+		var fr *results.DecodeFrontier
+		if cfg.Frontier() {
+			fr = r.DecodeFrontierOf(m)
+		}
+		kv := 0
+		if pts := pointsOf(r.Decode, m); len(pts) > 0 {
+			kv = pts[0].MaxKVTokens
+		}
+		g.Decode = append(g.Decode, DecodeGridPlan{Mapping: m, Rows: decodeRows(decodeISLs, maxCtx, kv, m.AttnDP, cfg.DecodeGranularity, fr, ctxSLA)})
+	}
+	return g
 }
 
 func hasPrefill(r *results.Results, m results.Mapping) bool {
@@ -400,20 +477,25 @@ func (p *Profiler) prefillGrid(ctx context.Context, m results.Mapping, isls []in
 	return out, nil
 }
 
-func (p *Profiler) decodeGrid(ctx context.Context, m results.Mapping, isls []int, g int, log *Logger) (*results.DecodeInterpolation, error) {
+func (p *Profiler) decodeGrid(ctx context.Context, m results.Mapping, rows []DecodeRow, g int, log *Logger) (*results.DecodeInterpolation, error) {
 	kv, err := p.Measurer.MaxKVTokens(ctx, m)
 	if err != nil {
 		return nil, fmt.Errorf("decode interpolation %s: KV capacity: %w", m.Label(), err)
 	}
 	out := &results.DecodeInterpolation{MaxKVTokens: kv}
 	const osl = grid.DecodeInterpolationOSL
-	for _, isl := range isls {
+	for _, row := range rows {
+		isl := row.ISL
 		maxConc := kv / (isl + osl)
 		if maxConc == 0 {
 			log.Warnf("max_kv_tokens %d is too small for isl %d + osl %d, skipping.", kv, isl, osl)
 			break
 		}
-		for _, n := range grid.NumRequestRange(m.AttnDP, maxConc, g) {
+		concs := grid.NumRequestRange(m.AttnDP, maxConc, g)
+		if row.Concurrencies != nil {
+			concs = slices.DeleteFunc(slices.Clone(row.Concurrencies), func(n int) bool { return n > min(maxConc, grid.DecodeMaxConcurrency) })
+		}
+		for _, n := range concs {
 			d, err := p.Measurer.Decode(ctx, m, isl, osl, n)
 			if _, ok := IsSkip(err); ok {
 				continue

@@ -37,7 +37,7 @@ func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // PrefillThroughputPerGPU is isl / ttft / n × 1000 × attn_dp (§6.2).
 func PrefillThroughputPerGPU(isl int, ttftMs float64, m results.Mapping) float64 {
-	return float64(isl) / ttftMs / float64(m.N) * 1000 * float64(max(m.AttnDP, 1))
+	return results.PrefillThroughputPerGPU(isl, ttftMs, m)
 }
 
 // DecodeThroughputPerGPU is concurrency × 1000 / ITL / n (§7.4).
@@ -58,9 +58,19 @@ const (
 
 // Select fills r.Selection from r.Prefill and r.Decode for the SLA in r.Input,
 // logging as §8 does. It returns an error when a phase has no point.
+//
+// Both rules take the highest throughput per GPU among the points within the
+// target. Upstream's points are the coarse sweep; with a frontier search
+// (r.Frontier set) they include every mapping's frontier point, which on a
+// monotone curve is that mapping's best, so the pick is the mapping with the
+// highest throughput per GPU at its SLA frontier, and never worse than
+// upstream's pick from the coarse points it also sees.
 func Select(r *results.Results, log *Logger) error {
 	log.Infof("%s", MsgAnalyzing)
-	r.Selection = results.Selection{}
+	r.Selection = results.Selection{Rule: results.RuleUpstream}
+	if r.Frontier != nil {
+		r.Selection.Rule = results.RuleFrontier
+	}
 	if len(r.Prefill) == 0 {
 		log.Errorf("%s", MsgNoPrefill)
 		return &PhaseError{Phase: Prefill, Status: StatusNoPrefill, Msg: MsgNoPrefill}
@@ -80,33 +90,56 @@ func Select(r *results.Results, log *Logger) error {
 	}
 	p := r.Prefill[i]
 	r.Selection.Prefill = &results.Choice{Mapping: p.Mapping, LatencyMs: p.TTFTMs, ThptPerGPU: p.ThptPerGPU, MeetsSLA: meets}
-	log.Infof("%s", formatSuggested("prefill", "TTFT", r.Selection.Prefill))
+	log.Infof("%s", results.SuggestedLine("prefill", "TTFT", r.Selection.Prefill))
 	log.Infof("Suggested prefill parallel mapping: %s on %d GPU(s) (TTFT %.2f ms, throughput %.2f tokens/s/GPU)",
 		p.Mapping.Label(), p.Mapping.N, p.TTFTMs, p.ThptPerGPU)
+	fp, fd := r.FrontierLines()
+	if fp != "" {
+		log.Infof("%s", fp)
+	}
 
 	if len(r.Decode) == 0 {
 		log.Errorf("%s", MsgNoDecode)
 		return &PhaseError{Phase: Decode, Status: StatusNoDecode, Msg: MsgNoDecode}
 	}
-	lat = make([]float64, len(r.Decode))
-	thp = make([]float64, len(r.Decode))
-	for i, d := range r.Decode {
-		lat[i], thp[i] = d.ITLMs, d.ThptPerGPU
-	}
-	i, meets, ok = SelectIndex(lat, thp, r.Input.SLA.ITL)
+	c, ok := selectDecode(r.Decode, r.Input.SLA.ITL, func(results.DecodePoint) bool { return true })
 	if !ok {
 		log.Errorf("%s", MsgNoDecode)
 		return &PhaseError{Phase: Decode, Status: StatusNoDecode, Msg: MsgNoDecode}
 	}
-	if !meets {
+	if !c.MeetsSLA {
 		log.Warnf("%s", MsgITLUnmet)
 	}
-	d := r.Decode[i]
-	r.Selection.Decode = &results.Choice{Mapping: d.Mapping, LatencyMs: d.ITLMs, ThptPerGPU: d.ThptPerGPU, MeetsSLA: meets, Concurrency: d.Concurrency}
-	log.Infof("%s", formatSuggested("decode", "ITL", r.Selection.Decode))
+	r.Selection.Decode = c
+	if r.Frontier != nil {
+		r.Selection.CoarseDecode, _ = selectDecode(r.Decode, r.Input.SLA.ITL, func(d results.DecodePoint) bool { return !d.Frontier })
+	}
+	log.Infof("%s", results.SuggestedLine("decode", "ITL", c))
 	log.Infof("Suggested decode parallel mapping: %s on %d GPU(s) (ITL %.2f ms, throughput %.2f tokens/s/GPU)",
-		d.Mapping.Label(), d.Mapping.N, d.ITLMs, d.ThptPerGPU)
+		c.Mapping.Label(), c.Mapping.N, c.LatencyMs, c.ThptPerGPU)
+	_, fd = r.FrontierLines()
+	if fd != "" {
+		log.Infof("%s", fd)
+	}
 	return nil
+}
+
+// selectDecode is §8's rule over the decode points that keep says to.
+func selectDecode(pts []results.DecodePoint, itl float64, keep func(results.DecodePoint) bool) (*results.Choice, bool) {
+	var lat, thp []float64
+	var idx []int
+	for i, d := range pts {
+		if keep(d) {
+			lat, thp, idx = append(lat, d.ITLMs), append(thp, d.ThptPerGPU), append(idx, i)
+		}
+	}
+	i, meets, ok := SelectIndex(lat, thp, itl)
+	if !ok {
+		return nil, false
+	}
+	d := pts[idx[i]]
+	return &results.Choice{Mapping: d.Mapping, LatencyMs: d.ITLMs, ThptPerGPU: d.ThptPerGPU, MeetsSLA: meets,
+		Concurrency: d.Concurrency, KVUsage: kvUsage(d)}, true
 }
 
 // PhaseError is a run that produced no usable point for a phase.
@@ -117,20 +150,3 @@ type PhaseError struct {
 }
 
 func (e *PhaseError) Error() string { return e.Msg }
-
-// SuggestedLines are the seed's two summary lines (profiler.md §9).
-func SuggestedLines(s results.Selection) []string {
-	var out []string
-	if p := s.Prefill; p != nil {
-		out = append(out, formatSuggested("prefill", "TTFT", p))
-	}
-	if d := s.Decode; d != nil {
-		out = append(out, formatSuggested("decode", "ITL", d))
-	}
-	return out
-}
-
-func formatSuggested(phase, metric string, c *results.Choice) string {
-	return "Suggested " + phase + " " + c.Mapping.Short() + " (" + metric + " " + f2(c.LatencyMs) +
-		" ms, throughput " + f2(c.ThptPerGPU) + " tokens/s/GPU)"
-}

@@ -3,6 +3,7 @@ package profiler
 import (
 	"context"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -78,7 +79,7 @@ func TestDecodeGridTV07(t *testing.T) {
 	if want := []int{100, 6843, 13586, 20329, 27072, 33815}; !reflect.DeepEqual(isls, want) {
 		t.Fatalf("DecodeISLs = %v, want %v", isls, want)
 	}
-	g, err := p.decodeGrid(t.Context(), NewMapping("TP", 1), isls, 6, p.Log)
+	g, err := p.decodeGrid(t.Context(), NewMapping("TP", 1), decodeRows(isls, 40960, 643891, 1, 6, nil, 0), 6, p.Log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +122,7 @@ func TestThroughputTV15AndSeed(t *testing.T) {
 		{3000, 48.370776, NewMapping("TP", 4), "15505.23"},
 	}
 	for _, c := range cases {
-		if got := f2(PrefillThroughputPerGPU(c.isl, c.ttft, c.m)); got != c.want {
+		if got := strconv.FormatFloat(PrefillThroughputPerGPU(c.isl, c.ttft, c.m), 'f', 2, 64); got != c.want {
 			t.Errorf("thpt(%d, %v, %s) = %s, want %s", c.isl, c.ttft, c.m.Label(), got, c.want)
 		}
 	}
@@ -129,7 +130,7 @@ func TestThroughputTV15AndSeed(t *testing.T) {
 	s := results.Selection{Prefill: &results.Choice{Mapping: NewMapping("TP", 4), LatencyMs: 48.370776,
 		ThptPerGPU: PrefillThroughputPerGPU(3000, 48.370776, NewMapping("TP", 4))},
 		Decode: &results.Choice{Mapping: NewMapping("TP", 4), LatencyMs: 4.8312, ThptPerGPU: 51.2249}}
-	got := SuggestedLines(s)
+	got := (&results.Results{Selection: s}).SuggestedLines()
 	want := []string{
 		"Suggested prefill TP:4 (TTFT 48.37 ms, throughput 15505.23 tokens/s/GPU)",
 		"Suggested decode TP:4 (ITL 4.83 ms, throughput 51.22 tokens/s/GPU)",
@@ -139,7 +140,7 @@ func TestThroughputTV15AndSeed(t *testing.T) {
 	}
 	moe := results.Selection{Prefill: &results.Choice{Mapping: NewMapping("TEP", 8), LatencyMs: 1, ThptPerGPU: 2},
 		Decode: &results.Choice{Mapping: NewMapping("DEP", 16), LatencyMs: 1, ThptPerGPU: 2}}
-	if got := SuggestedLines(moe); !strings.HasPrefix(got[0], "Suggested prefill TEP:8 (") || !strings.HasPrefix(got[1], "Suggested decode DEP:16 (") {
+	if got := (&results.Results{Selection: moe}).SuggestedLines(); !strings.HasPrefix(got[0], "Suggested prefill TEP:8 (") || !strings.HasPrefix(got[1], "Suggested decode DEP:16 (") {
 		t.Errorf("MoE lines = %q", got)
 	}
 }

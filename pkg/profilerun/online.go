@@ -47,6 +47,8 @@ type Online struct {
 	Now   func() time.Time
 	// Tune lets tests adjust the Job template (engine ports, time scale).
 	Tune func(*online.Options)
+	// Selection is the profiler's rule (profiler.Config.Selection).
+	Selection string
 
 	log []byte
 }
@@ -70,6 +72,7 @@ func (o *Online) Profile(ctx context.Context, d *v1alpha1.DynamoGraphDeploymentR
 	}
 	cfg := setup.Config
 	cfg.AICHeadRule = false // AI Configurator's heads/4 limit does not apply to real engines
+	cfg.Selection = o.Selection
 	if hw.MemoryMiB > 0 {
 		cfg.Hardware.VRAMMiB = hw.MemoryMiB
 	}

@@ -47,6 +47,8 @@ type ProfileOptions struct {
 	// Online profiles in Jobs when the DGDR asks for it; nil refuses online
 	// profiling with a message that names --simulate.
 	Online *Online
+	// Selection is the profiler's rule (profiler.Config.Selection).
+	Selection string
 }
 
 // Profile profiles the DGDR namespace/name and writes everything back
@@ -387,13 +389,14 @@ func (o ProfileOptions) pick(c *cluster.Clients, s profileconfig.Settings) (Prof
 		if timeout == 0 {
 			timeout = DefaultSimulationTimeout
 		}
-		return &Simulation{Now: c.Now}, "simulation", timeout
+		return &Simulation{Now: c.Now, Selection: o.Selection}, "simulation", timeout
 	case o.Online != nil:
 		if timeout == 0 {
 			timeout = DefaultOnlineTimeout
 		}
 		on := *o.Online
 		on.Now = c.Now
+		on.Selection = o.Selection
 		return &on, "online", timeout
 	}
 	return nil, "online", timeout

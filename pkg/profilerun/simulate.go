@@ -25,6 +25,8 @@ type Simulation struct {
 	Now func() time.Time
 	// Progress, when set, gets one call per measured mapping.
 	Progress profiler.ProgressFunc
+	// Selection is the profiler's rule (profiler.Config.Selection).
+	Selection string
 
 	log []byte
 }
@@ -52,6 +54,7 @@ func (s *Simulation) Profile(ctx context.Context, d *v1alpha1.DynamoGraphDeploym
 	sim.Log = log
 	p := &profiler.Profiler{Measurer: sim, Log: log, Progress: s.Progress}
 	cfg := setup.Config
+	cfg.Selection = s.Selection
 	r, err := p.Run(ctx, cfg)
 	s.log = log.Bytes()
 	if err != nil {

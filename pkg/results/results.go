@@ -41,6 +41,9 @@ type Results struct {
 	Decode  []DecodePoint  `json:"decode"`
 
 	Selection Selection `json:"selection"`
+	// Frontier is how far every swept mapping goes within the SLA (absent
+	// with the upstream selection rule, which does not search for it).
+	Frontier *Frontier `json:"frontier,omitempty"`
 
 	PrefillInterpolation *PrefillInterpolation `json:"prefillInterpolation,omitempty"`
 	DecodeInterpolation  *DecodeInterpolation  `json:"decodeInterpolation,omitempty"`
@@ -101,10 +104,17 @@ type Plan struct {
 	Dropped         []DroppedMapping `json:"dropped,omitempty"`
 
 	// Measurement counts and the GPU time an online run would take.
-	PrefillPoints       int     `json:"prefillPoints"`
-	DecodePoints        int     `json:"decodePoints"`
-	InterpolationPoints int     `json:"interpolationPoints"`
-	EstimatedGPUHours   float64 `json:"estimatedGpuHours"`
+	PrefillPoints       int `json:"prefillPoints"`
+	DecodePoints        int `json:"decodePoints"`
+	InterpolationPoints int `json:"interpolationPoints"`
+	// FrontierPoints is the most points an online run measures beyond the
+	// coarse sweep to find each mapping's SLA frontier (inside the sweep's
+	// Jobs), and FrontierGridJobs the extra grid Jobs near the SLA.
+	FrontierPoints    int     `json:"frontierPoints,omitempty"`
+	FrontierGridJobs  int     `json:"frontierGridJobs,omitempty"`
+	EstimatedGPUHours float64 `json:"estimatedGpuHours"`
+	// MaxISL is the largest ISL the prefill frontier search may ask for.
+	MaxISL int `json:"maxIsl,omitempty"`
 }
 
 // DroppedMapping is a candidate the filters rejected, with the logged reason.
@@ -130,6 +140,9 @@ type DecodePoint struct {
 	ITLMs         float64 `json:"itlMs"`
 	ThptPerGPU    float64 `json:"throughputPerGpu"`
 	MaxKVTokens   int     `json:"maxKvTokens"`
+	// Frontier marks a point the SLA frontier search measured, beyond the
+	// coarse sweep of profiler.md §7.3.
+	Frontier bool `json:"frontier,omitempty"`
 }
 
 // Choice is one selected engine.
@@ -140,12 +153,84 @@ type Choice struct {
 	MeetsSLA   bool    `json:"meetsSla"`
 	// Concurrency of the chosen decode point (informational; not used downstream).
 	Concurrency int `json:"concurrency,omitempty"`
+	// KVUsage is the share of the decode engine's KV cache the chosen point uses.
+	KVUsage float64 `json:"kvUsage,omitempty"`
 }
+
+// Selection rules.
+const (
+	// RuleFrontier picks the mapping with the highest throughput per GPU at
+	// its SLA frontier (the default).
+	RuleFrontier = "frontier"
+	// RuleUpstream is Dynamo's rule on the coarse sweep only (profiler.md §8).
+	RuleUpstream = "upstream"
+)
 
 // Selection is the recommendation.
 type Selection struct {
 	Prefill *Choice `json:"prefill,omitempty"`
 	Decode  *Choice `json:"decode,omitempty"`
+	// Rule is RuleFrontier or RuleUpstream ("" in results from before the
+	// frontier search: the upstream rule).
+	Rule string `json:"rule,omitempty"`
+	// CoarseDecode is what the upstream rule picks from the coarse sweep,
+	// for comparison (frontier rule only).
+	CoarseDecode *Choice `json:"coarseDecode,omitempty"`
+}
+
+// Frontier bounds.
+const (
+	BoundSLA     = "sla"     // the next step misses the target
+	BoundKV      = "kv"      // decode: the largest concurrency the sweep goes to still meets it
+	BoundContext = "context" // prefill: the largest ISL the sweep goes to still meets it
+	BoundNone    = "none"    // even the smallest point misses the target
+)
+
+// Frontier is the SLA frontier of every swept mapping.
+type Frontier struct {
+	Prefill []PrefillFrontier `json:"prefill,omitempty"`
+	Decode  []DecodeFrontier  `json:"decode,omitempty"`
+}
+
+// DecodeFrontier is the largest concurrency of one decode mapping whose ITL
+// meets the target, at the SLA's ISL and OSL.
+type DecodeFrontier struct {
+	Mapping Mapping `json:"mapping"`
+	// Concurrency is the frontier; 0 when even the smallest misses.
+	Concurrency int     `json:"concurrency"`
+	ITLMs       float64 `json:"itlMs,omitempty"`
+	ThptPerGPU  float64 `json:"throughputPerGpu,omitempty"`
+	KVUsage     float64 `json:"kvUsage,omitempty"`
+	// NextConcurrency is the measured concurrency above the frontier, which
+	// misses the target (0 when the frontier is the sweep's largest).
+	NextConcurrency int     `json:"nextConcurrency,omitempty"`
+	NextITLMs       float64 `json:"nextItlMs,omitempty"`
+	// Bound is what stops the frontier: BoundSLA, BoundKV or BoundNone.
+	Bound string `json:"bound"`
+	// Exact is false when the search ran out of points before the bracket
+	// was one step wide: the frontier is then a lower bound.
+	Exact bool `json:"exact"`
+	// Points is how many points the search measured beyond the coarse sweep.
+	Points int `json:"points"`
+	// CoarseConcurrency and CoarseThptPerGPU are the best coarse point
+	// within the target: what the upstream rule sees (0 when none).
+	CoarseConcurrency int     `json:"coarseConcurrency,omitempty"`
+	CoarseThptPerGPU  float64 `json:"coarseThroughputPerGpu,omitempty"`
+}
+
+// PrefillFrontier is the largest ISL one prefill mapping serves within the
+// TTFT target (batch 1).
+type PrefillFrontier struct {
+	Mapping Mapping `json:"mapping"`
+	// MaxISL is the frontier; 0 when even the smallest ISL misses, or when
+	// the measurer could not search (Bound is then "").
+	MaxISL     int     `json:"maxIsl"`
+	TTFTMs     float64 `json:"ttftMs,omitempty"`
+	NextISL    int     `json:"nextIsl,omitempty"`
+	NextTTFTMs float64 `json:"nextTtftMs,omitempty"`
+	Bound      string  `json:"bound"`
+	Exact      bool    `json:"exact"`
+	Points     int     `json:"points"`
 }
 
 // PrefillInterpolation is selected_prefill_interpolation/raw_data.npz.

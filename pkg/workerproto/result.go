@@ -43,6 +43,8 @@ type PrefillPoint struct {
 	ISL        int     `json:"isl"`
 	TTFTMs     float64 `json:"ttftMs"`
 	ThptPerGPU float64 `json:"throughputPerGpu"`
+	// Frontier marks a point of the SLA frontier search (Task.Target).
+	Frontier bool `json:"frontier,omitempty"`
 	// AIPerf is the load generator's export of the measured run.
 	AIPerf loadgen.Export `json:"aiperf"`
 }
@@ -56,6 +58,7 @@ type DecodePoint struct {
 	ThptPerGPU    float64        `json:"throughputPerGpu"`
 	ContextLength float64        `json:"contextLength"` // isl + osl/2
 	KVUsage       float64        `json:"kvUsage"`       // contextLength × concurrency / maxKvTokens
+	Frontier      bool           `json:"frontier,omitempty"`
 	AIPerf        loadgen.Export `json:"aiperf"`
 }
 

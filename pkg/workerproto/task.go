@@ -3,6 +3,7 @@ package workerproto
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,6 +27,15 @@ type Task struct {
 	Granularity   int   // decode concurrency points per ISL
 	Concurrencies []int // decode: explicit list (overrides Granularity)
 	MaxKVTokens   int   // >0: skip discovery
+
+	// The SLA frontier search (issue 13): after the sweep, up to
+	// FrontierPoints more points bisect the measured curve around the
+	// crossing of Target (ms of the engine's clock): the ITL target by
+	// concurrency for decode, the TTFT target by ISL (up to MaxISL) for
+	// prefill. The engine is already up, so the points cost no Job.
+	Target         float64
+	FrontierPoints int
+	MaxISL         int
 
 	EngineURL    string
 	MetricsURL   string // default EngineURL + /metrics
@@ -52,6 +62,9 @@ func (t *Task) BindFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&t.Granularity, "granularity", DefaultGranularity, "decode concurrency points per ISL")
 	fs.IntSliceVar(&t.Concurrencies, "concurrency", nil, "decode concurrencies (overrides --granularity)")
 	fs.IntVar(&t.MaxKVTokens, "max-kv-tokens", 0, "KV capacity in tokens over all ranks (0: read from the engine)")
+	fs.Float64Var(&t.Target, "sla-target", 0, "latency target in ms for the frontier search: ITL (decode) or TTFT (prefill); 0: no search")
+	fs.IntVar(&t.FrontierPoints, "frontier-points", 0, "points measured beyond the sweep to find the SLA crossing")
+	fs.IntVar(&t.MaxISL, "max-isl", 0, "largest ISL the prefill frontier search may measure")
 	fs.StringVar(&t.EngineURL, "engine-url", fmt.Sprintf("http://127.0.0.1:%d", DefaultEnginePort), "engine base URL")
 	fs.StringVar(&t.MetricsURL, "metrics-url", "", "engine metrics URL (default: engine URL + /metrics)")
 	fs.StringVar(&t.EngineLog, "engine-log", "", "engine log file for the KV-capacity fallback")
@@ -77,6 +90,12 @@ func (t Task) Args() []string {
 	}
 	if t.MaxKVTokens > 0 {
 		a = append(a, "--max-kv-tokens="+strconv.Itoa(t.MaxKVTokens))
+	}
+	if t.FrontierPoints > 0 && t.Target > 0 {
+		a = append(a, "--sla-target="+strconv.FormatFloat(t.Target, 'g', -1, 64), "--frontier-points="+strconv.Itoa(t.FrontierPoints))
+		if t.MaxISL > 0 {
+			a = append(a, "--max-isl="+strconv.Itoa(t.MaxISL))
+		}
 	}
 	if t.EngineURL != "" {
 		a = append(a, "--engine-url="+t.EngineURL)
@@ -160,6 +179,12 @@ func (t *Task) Validate() error {
 		return errors.New("--engine-url is empty: set the engine's base URL")
 	case t.Rank < 0:
 		return fmt.Errorf("--rank %d is negative", t.Rank)
+	case !(t.Target >= 0) || math.IsInf(t.Target, 0):
+		return fmt.Errorf("--sla-target %v is not a latency: use a positive number of ms (0: no frontier search)", t.Target)
+	case t.FrontierPoints < 0 || t.FrontierPoints > 64:
+		return fmt.Errorf("--frontier-points %d is out of range: use 0 to 64", t.FrontierPoints)
+	case t.MaxISL < 0 || t.MaxISL > 1<<22:
+		return fmt.Errorf("--max-isl %d is out of range: use 0 to %d", t.MaxISL, 1<<22)
 	}
 	for _, isl := range t.ISLs {
 		if isl < 1 || isl > 1<<22 {

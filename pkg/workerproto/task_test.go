@@ -15,6 +15,7 @@ import (
 func TestTaskArgsRoundTrip(t *testing.T) {
 	in := Task{Phase: "decode", Backend: "sglang", Model: "m", Mapping: results.Mapping{Kind: "DEP", N: 8, TP: 1, EP: 8, AttnDP: 8},
 		ISLs: []int{100, 6843}, OSL: 500, Granularity: 6, Concurrencies: []int{8, 16}, EngineURL: "http://x:8000",
+		Target: 2.5, FrontierPoints: 3, MaxISL: 40448,
 		EngineLog: "/l", ReadyTimeout: time.Minute, ConfigMap: "cm"}
 	var out Task
 	fs := pflag.NewFlagSet("measure", pflag.ContinueOnError)

@@ -88,7 +88,7 @@ func (o *Options) runCluster(ctx context.Context) error {
 			len(res.Jobs), len(res.FailedResults), o.Name)
 		return err
 	}
-	opts := profilerun.ProfileOptions{Out: o.ErrOut, Timeout: o.Timeout, Simulate: o.Cluster.Simulate,
+	opts := profilerun.ProfileOptions{Out: o.ErrOut, Timeout: o.Timeout, Simulate: o.Cluster.Simulate, Selection: o.Selection,
 		Online: &profilerun.Online{Kube: kube, MaxParallel: o.Cluster.MaxParallel, WorkerImage: o.Cluster.WorkerImage,
 			Mocker: o.Cluster.Mocker, OnJob: jobProgress(o.ErrOut, o.Quiet)}}
 	if o.Quiet {

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profiler"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profiler/grid"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
 )
 
@@ -61,22 +62,75 @@ func WriteSummary(w io.Writer, r *results.Results) {
 
 	fmt.Fprintf(w, "\nDecode sweep (ISL %d, OSL %d)\n", in.SLA.ISL, in.SLA.OSL)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  MAPPING\tGPUS\tCONCURRENCY\tITL (ms)\tTHROUGHPUT (tokens/s/GPU)\tSLA")
+	// POINT tells the coarse sweep's points from the frontier search's.
+	point := func(results.DecodePoint) string { return "" }
+	header := "  MAPPING\tGPUS\tCONCURRENCY\tITL (ms)\tTHROUGHPUT (tokens/s/GPU)\tSLA"
+	if r.Frontier != nil {
+		header += "\tPOINT"
+		point = func(d results.DecodePoint) string {
+			if d.Frontier {
+				return "\tfrontier"
+			}
+			return "\tsweep"
+		}
+	}
+	fmt.Fprintln(tw, header)
 	for _, d := range r.Decode {
+		if !bracketsFrontier(r, d) {
+			continue // the search's intermediate steps are in results.json
+		}
 		mark := chosenMark(r.Selection.Decode, d.Mapping, d.Concurrency, 1)
-		fmt.Fprintf(tw, "%s %s\t%d\t%d\t%.2f\t%.2f\t%s\n", mark, d.Mapping.Label(), d.Mapping.N, d.Concurrency, d.ITLMs, d.ThptPerGPU, meets(d.ITLMs, in.SLA.ITL))
+		fmt.Fprintf(tw, "%s %s\t%d\t%d\t%.2f\t%.2f\t%s%s\n", mark, d.Mapping.Label(), d.Mapping.N, d.Concurrency, d.ITLMs, d.ThptPerGPU, meets(d.ITLMs, in.SLA.ITL), point(d))
 	}
 	_ = tw.Flush()
+	writeFrontier(w, r)
 	fmt.Fprintln(w)
-	// Admission warnings went to stderr already; the SLA misses belong here.
+	// Admission warnings went to stderr already; the profile's own belong here.
 	for _, warn := range r.Warnings {
-		if strings.HasPrefix(warn, profiler.MsgTTFTUnmet) || strings.HasPrefix(warn, profiler.MsgITLUnmet) {
+		if profiler.IsResultWarning(warn) {
 			fmt.Fprintf(w, "Warning: %s\n", warn)
 		}
 	}
-	for _, l := range profiler.SuggestedLines(r.Selection) {
+	for _, l := range r.SuggestedLines() {
 		fmt.Fprintln(w, l)
 	}
+}
+
+// bracketsFrontier keeps the coarse points and, of the frontier search's,
+// the two that bracket the target: the frontier and the step above it.
+func bracketsFrontier(r *results.Results, d results.DecodePoint) bool {
+	if !d.Frontier {
+		return true
+	}
+	f := r.DecodeFrontierOf(d.Mapping)
+	return f != nil && (d.Concurrency == f.Concurrency || d.Concurrency == f.NextConcurrency)
+}
+
+// writeFrontier is the SLA frontier table: how far each mapping goes
+// within the targets, against the best point of the coarse sweep.
+func writeFrontier(w io.Writer, r *results.Results) {
+	rows := r.FrontierRows()
+	if rows == nil {
+		return
+	}
+	fmt.Fprintf(w, "\nSLA frontier (TTFT %s ms, ITL %s ms)\n", num(r.Input.SLA.TTFT), num(r.Input.SLA.ITL))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  PHASE\tMAPPING\tMAX WITHIN SLA\tLATENCY (ms)\tTHROUGHPUT (tokens/s/GPU)\tCOARSE BEST (tokens/s/GPU)\tBOUND")
+	for _, f := range rows {
+		mark := " "
+		if f.Chosen {
+			mark = "*"
+		}
+		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\t%s\t%s\t%s\n", mark, f.Phase, f.Mapping, f.Reach(), orDash(f.LatencyMs), orDash(f.ThptPerGPU), orDash(f.CoarseThptPerGPU), f.Bound)
+	}
+	_ = tw.Flush()
+}
+
+func orDash(v float64) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", v)
 }
 
 // chosenMark stars the selected point (decode: the mapping and concurrency).
@@ -113,6 +167,10 @@ func (o *Options) printPlan(r *results.Results, j *job) error {
 	}
 	fmt.Fprintf(w, "Measurement points: %d prefill, up to %d decode, up to %d interpolation (context %d)\n",
 		p.PrefillPoints, p.DecodePoints, p.InterpolationPoints, in.MaxContext)
+	if p.FrontierPoints > 0 {
+		fmt.Fprintf(w, "SLA frontier search: up to %d more points inside the sweep Jobs (%d per mapping, no extra Job), and %d extra grid Jobs near the SLA\n",
+			p.FrontierPoints, grid.DefaultProbes, p.FrontierGridJobs)
+	}
 	fmt.Fprintf(w, "Estimated GPU time of an online run: %.2f GPU-hours\n", p.EstimatedGPUHours)
 	fmt.Fprintln(w, "Dry run: nothing was measured and nothing was written.")
 	return nil

@@ -138,6 +138,20 @@ func PrintView(w io.Writer, v *View, now time.Time, color bool) error {
 		b.WriteString("  (no results)\n")
 	}
 
+	if len(v.Frontier) > 0 {
+		section("SLA frontier (max within the SLA; * = chosen)")
+		tw(func(t *tabwriter.Writer) {
+			fmt.Fprintln(t, "  \tPHASE\tMAPPING\tMAX\tLATENCY (ms)\tTHROUGHPUT/GPU\tCOARSE BEST/GPU\tBOUND")
+			for _, f := range v.Frontier {
+				mark := " "
+				if f.Chosen {
+					mark = "*"
+				}
+				fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%.2f\t%.1f\t%.1f\t%s\n", mark, f.Phase, f.Mapping, f.Reach(), f.LatencyMs, f.ThptPerGPU, f.CoarseThptPerGPU, f.Bound)
+			}
+		})
+	}
+
 	section("Recommendation")
 	if s := v.Recommendation; s != nil && s.Prefill != nil && s.Decode != nil {
 		tw(func(t *tabwriter.Writer) {

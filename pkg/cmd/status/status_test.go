@@ -55,6 +55,12 @@ func fixture(t *testing.T) (*fake.ClientBuilder, []v1alpha1.DynamoGraphDeploymen
 		Selection: results.Selection{
 			Prefill: &results.Choice{Mapping: tp(2), LatencyMs: 150, ThptPerGPU: 10000, MeetsSLA: true},
 			Decode:  &results.Choice{Mapping: tp(1), LatencyMs: 12, ThptPerGPU: 660, MeetsSLA: true, Concurrency: 8},
+			Rule:    results.RuleFrontier,
+		},
+		Frontier: &results.Frontier{
+			Prefill: []results.PrefillFrontier{{Mapping: tp(2), MaxISL: 3500, TTFTMs: 199.5, Bound: results.BoundSLA, Exact: true}},
+			Decode: []results.DecodeFrontier{{Mapping: tp(1), Concurrency: 14, ITLMs: 19.9, ThptPerGPU: 703.5, Bound: results.BoundSLA,
+				Exact: true, CoarseConcurrency: 8, CoarseThptPerGPU: 660}},
 		},
 	}
 	raw, err := json.Marshal(r)
@@ -113,7 +119,8 @@ func TestView(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"DynamoGraphDeploymentRequest team/ready", "SLA and workload", "ISL / OSL:", "3000 / 150 tokens",
-		"TTFT target:", "200 ms", "Sweep (* = chosen)", "Hardware found", "kubectl dgdr apply ready -n team"} {
+		"TTFT target:", "200 ms", "Sweep (* = chosen)", "Hardware found", "kubectl dgdr apply ready -n team",
+		"SLA frontier", "ISL 3500", "concurrency 14", "703.5", "660.0"} {
 		if !strings.Contains(plain.String(), want) {
 			t.Errorf("view lacks %q:\n%s", want, plain.String())
 		}
@@ -124,8 +131,8 @@ func TestView(t *testing.T) {
 			chosen++
 		}
 	}
-	if chosen != 2 || strings.Contains(plain.String(), "\x1b[") {
-		t.Errorf("want the 2 chosen points marked and no escape codes:\n%s", plain.String())
+	if chosen != 4 || strings.Contains(plain.String(), "\x1b[") {
+		t.Errorf("want the 2 chosen sweep points and the 2 chosen frontiers marked and no escape codes:\n%s", plain.String())
 	}
 	if err := PrintView(&colour, v, created.Add(time.Hour), true); err != nil {
 		t.Fatal(err)

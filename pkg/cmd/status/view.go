@@ -33,10 +33,12 @@ type View struct {
 	Hardware          *cluster.Hardware  `json:"hardware,omitempty"`
 	Sweep             []SweepRow         `json:"sweep,omitempty"`
 	Recommendation    *results.Selection `json:"recommendation,omitempty"`
-	Conditions        []metav1.Condition `json:"conditions,omitempty"`
-	Deployment        *DeploymentView    `json:"deployment,omitempty"`
-	Next              string             `json:"next"`
-	Errors            []string           `json:"errors,omitempty"`
+	// Frontier is how far every mapping goes within the SLA.
+	Frontier   []results.FrontierRow `json:"frontier,omitempty"`
+	Conditions []metav1.Condition    `json:"conditions,omitempty"`
+	Deployment *DeploymentView       `json:"deployment,omitempty"`
+	Next       string                `json:"next"`
+	Errors     []string              `json:"errors,omitempty"`
 }
 
 // SweepRow is one swept mapping with its best point.
@@ -85,6 +87,7 @@ func Gather(ctx context.Context, c client.Client, d *v1alpha1.DynamoGraphDeploym
 				} else {
 					v.Sweep = sweepRows(&r)
 					v.Recommendation = &r.Selection
+					v.Frontier = r.FrontierRows()
 				}
 			}
 		}
