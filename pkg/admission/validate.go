@@ -325,11 +325,18 @@ func (v *validator) sla() {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	unknown := 0
 	for _, k := range keys {
 		if slaHints[k] != "" {
 			continue
 		}
+		unknown++
 		msg := fmt.Sprintf("unknown key %q in sla: the sla block takes only isl, osl, ttft and itl", k)
+		// Past what one answer lists, only the count matters: no did-you-mean.
+		if unknown > MaxReportedErrors {
+			v.err(field.Invalid(slaPath.Child(k), "", msg))
+			continue
+		}
 		if s := suggest(k, pc.SLAKeys); s != "" {
 			msg = fmt.Sprintf("unknown key %q in sla: did you mean %s? The sla block takes only isl, osl, ttft and itl", k, s)
 		}
