@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -101,6 +103,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}, funcr.Options{})
 	ctrllog.SetLogger(log)
 	c.Log = log
+	if n, ok := memoryLimit(os.Getenv("MEMORY_LIMIT"), os.Getenv("GOMEMLIMIT")); ok {
+		debug.SetMemoryLimit(n)
+		log.Info("Go memory limit set from the container's", "MEMORY_LIMIT", os.Getenv("MEMORY_LIMIT"), "GOMEMLIMIT", n)
+	}
 	if c.SelfManagedCerts {
 		r, err := c.rotator()
 		if err != nil {
@@ -109,6 +115,21 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		c.SelfManaged = r
 	}
 	return webhook.Run(ctx, c.Options)
+}
+
+// memoryLimit is 90 % of the container's memory limit in bytes (the
+// Deployment passes it from the downward API as MEMORY_LIMIT), the rest
+// left for memory the Go runtime does not count. An explicit GOMEMLIMIT
+// wins; no or a bad MEMORY_LIMIT leaves the runtime's default.
+func memoryLimit(limit, gomemlimit string) (int64, bool) {
+	if gomemlimit != "" || limit == "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(limit, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, false
+	}
+	return n / 10 * 9, true
 }
 
 func (c *Config) rotator() (*webhook.CertRotator, error) {

@@ -175,3 +175,21 @@ func TestServesFromCertDirAlone(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+func TestMemoryLimit(t *testing.T) {
+	for _, tc := range []struct {
+		limit, gomem string
+		want         int64
+		ok           bool
+	}{
+		{"134217728", "", 120795948, true}, // 128Mi -> 90 %
+		{"134217728", "100MiB", 0, false},  // an explicit GOMEMLIMIT wins
+		{"", "", 0, false},
+		{"lots", "", 0, false},
+		{"-1", "", 0, false},
+	} {
+		if got, ok := memoryLimit(tc.limit, tc.gomem); got != tc.want || ok != tc.ok {
+			t.Errorf("memoryLimit(%q, %q) = %d, %v; want %d, %v", tc.limit, tc.gomem, got, ok, tc.want, tc.ok)
+		}
+	}
+}
