@@ -119,6 +119,9 @@ func readPlan(dgdr *v1alpha1.DynamoGraphDeploymentRequest, c *pc.Config) *plan {
 // resolveModel finds the model: in AI Configurator mode by sweep.aic_hf_id,
 // spec.model or an AI Configurator model name; otherwise by spec.model only.
 func (p *plan) resolveModel(dgdr *v1alpha1.DynamoGraphDeploymentRequest, c *pc.Config) {
+	if len(dgdr.Spec.Model) > MaxModelLen {
+		return // refused by spec(); not worth a catalog lookup
+	}
 	if !p.aic {
 		if m, err := estimator.LookupModel(dgdr.Spec.Model); err == nil {
 			p.model, p.modelID = m, dgdr.Spec.Model

@@ -68,8 +68,12 @@ func checkConfigJSON(raw []byte) *field.Error {
 // field, for the answer to a review whose object did not decode. It returns
 // nil when it finds nothing.
 func LocateJSONError(raw []byte) *field.Error {
-	return walkJSON(raw, nil, "the object", 0, 0)
+	return walkJSON(raw, nil, "the object", 0, maxObjectDepth)
 }
+
+// maxObjectDepth bounds LocateJSONError's walk: the API machinery's
+// decoders stop at 10,000 levels, and no DGDR comes near 100.
+const maxObjectDepth = 512
 
 // segment is one step of the path being walked: a key or a list index.
 type segment struct {
@@ -142,7 +146,7 @@ func walkJSON(raw []byte, base *field.Path, doc string, maxKeys, maxDepth int) *
 		case json.Delim: // '{' or '['
 			if maxDepth > 0 && len(stack) >= maxDepth {
 				return field.Invalid(at(), "<nested>", fmt.Sprintf(
-					"nested more than %d levels deep; the profiler reads at most three levels", maxDepth))
+					"nested more than %d levels deep; a DGDR needs a handful", maxDepth))
 			}
 			stack = append(stack, frame{object: t == '{', wantKey: t == '{'})
 			path = append(path, segment{index: -2})

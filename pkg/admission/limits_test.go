@@ -43,7 +43,7 @@ func TestCapsExactMessages(t *testing.T) {
 		{"keys", unknownKeys(MaxConfigKeys), `spec.profilingConfig.config.sla: Invalid value: "<object>": more than 256 keys in one object; ` +
 			`the profiler reads a handful per section: remove the keys it does not know`},
 		{"depth", nested(MaxConfigDepth), `spec.profilingConfig.config.planner.x[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]: ` +
-			`Invalid value: "<nested>": nested more than 32 levels deep; the profiler reads at most three levels`},
+			`Invalid value: "<nested>": nested more than 32 levels deep; a DGDR needs a handful`},
 		{"duplicate key", `json:{"sla":{"isl":3000,"osl":150,"ttft":"abc","itl":20,"ttft":200}}`,
 			`spec.profilingConfig.config.sla.ttft: Duplicate value: "ttft": the key is given twice in the same object and only one value can be used; keep one of them`},
 		{"duplicate section", `json:{"sla":{"isl":3000,"osl":150,"ttft":200,"itl":20},"planner":{},"planner":{}}`,

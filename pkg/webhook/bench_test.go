@@ -130,7 +130,7 @@ func serveBench(spec string) int {
 
 // startBenchServer starts the child server and returns its base URL and a
 // stop function.
-func startBenchServer(b *testing.B) (url string, pid int, pinned bool, stop func()) {
+func startBenchServer(b *testing.B, extraEnv ...string) (url string, pid int, pinned bool, stop func()) {
 	dir := b.TempDir()
 	data, err := (&CertRotator{Namespace: "bench", ServiceName: "bench"}).issue(nil)
 	if err != nil {
@@ -149,7 +149,7 @@ func startBenchServer(b *testing.B) (url string, pid int, pinned bool, stop func
 	_ = ln.Close()
 
 	argv := []string{os.Args[0], "-test.run=^$", "-test.bench=^$"}
-	env := append(os.Environ(), benchServeEnv+"="+dir+"|"+strconv.Itoa(port))
+	env := append(append(os.Environ(), benchServeEnv+"="+dir+"|"+strconv.Itoa(port)), extraEnv...)
 	if cpu := os.Getenv("BENCH_SERVER_CPU"); cpu != "" {
 		if ts, err := exec.LookPath("taskset"); err == nil {
 			argv = append([]string{ts, "-c", cpu}, argv...)

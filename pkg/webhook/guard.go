@@ -20,9 +20,11 @@ import (
 )
 
 // MaxReviewBytes caps an AdmissionReview body. A DGDR's config is capped at
-// 64 KiB by the rules, and the API server stores at most 1.5 MiB per object;
-// an UPDATE carries two objects. controller-runtime's own cap is 7 MiB.
-const MaxReviewBytes = 4 << 20
+// 64 KiB by the rules and its status holds one generated DGD (tens of kB),
+// so even an UPDATE, which carries two objects, stays far below; a larger
+// body is refused before it is parsed, from Content-Length when the client
+// sends one. controller-runtime's own cap is 7 MiB.
+const MaxReviewBytes = 1 << 20
 
 // guard wraps an admission hook: the body is capped and the envelope must
 // be an admission.k8s.io/v1 AdmissionReview with a uid, for a DGDR. Other
@@ -34,6 +36,10 @@ func guard(hook http.Handler) http.Handler {
 	}
 	wh.Handler = requestGuard{wh.Handler}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > MaxReviewBytes {
+			http.Error(w, fmt.Sprintf("the AdmissionReview is larger than %d bytes", MaxReviewBytes), http.StatusRequestEntityTooLarge)
+			return
+		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxReviewBytes))
 		if err != nil {
 			var tooBig *http.MaxBytesError

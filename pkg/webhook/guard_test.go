@@ -50,7 +50,7 @@ func TestEnvelopeChecked(t *testing.T) {
 			"missing uid":       {swap(`"uid":"uid-CREATE",`, ``), "request.uid is empty"},
 			"request kind Pod":  {swap(`"kind":"DynamoGraphDeploymentRequest"}`, `"kind":"Pod"}`), "request.kind nvidia.com/Pod: this webhook admits only nvidia.com/DynamoGraphDeploymentRequest"},
 			"request group":     {swap(`"group":"nvidia.com","version":"v1alpha1","kind"`, `"group":"","version":"v1","kind"`), "this webhook admits only"},
-			"body over the cap": {append(append([]byte{}, good[:len(good)-1]...), append(bytes.Repeat([]byte(" "), MaxReviewBytes), '}')...), "larger than 4194304 bytes"},
+			"body over the cap": {append(append([]byte{}, good[:len(good)-1]...), append(bytes.Repeat([]byte(" "), MaxReviewBytes), '}')...), "larger than 1048576 bytes"},
 		} {
 			code, body := postRaw(h, tc.body)
 			if strings.Contains(body, `"allowed":true`) || !strings.Contains(body, tc.want) {
