@@ -11,7 +11,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/worker"
+	"github.com/kubectl-dgdr/kubectl-dgdr/internal/worker"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/workerproto"
 )
 
 func main() {
@@ -22,7 +23,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		var ue *worker.UsageError
 		if errors.As(err, &ue) {
-			os.Exit(worker.ExitUsage)
+			os.Exit(workerproto.ExitUsage)
 		}
 		os.Exit(1)
 	}

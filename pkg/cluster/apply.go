@@ -13,20 +13,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/dgd"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
-)
-
-// DryRun is the --dry-run strategy of apply.
-type DryRun int
-
-// The strategies kubectl knows.
-const (
-	DryRunNone DryRun = iota
-	DryRunClient
-	DryRunServer
 )
 
 // ApplyOptions tune Apply.
@@ -37,7 +28,9 @@ type ApplyOptions struct {
 	Overlay string
 	// Renderer renders Overlay; nil makes one.
 	Renderer *OverlayRenderer
-	DryRun   DryRun
+	// DryRun is kubectl's --dry-run strategy: client builds the DGD only,
+	// server sends it with dryRun=All.
+	DryRun cmdutil.DryRunStrategy
 	// ForceConflicts takes ownership of fields other managers own.
 	ForceConflicts bool
 	// Wait follows the DGD until it is ready, failed or Timeout passes.
@@ -75,7 +68,7 @@ func Apply(ctx context.Context, c *Clients, name, namespace string, opts ApplyOp
 			Need: "a profiled DGDR (state Ready or Deploying, with status.generatedDeployment)",
 			Next: fmt.Sprintf("kubectl dgdr profile %s -n %s", name, namespace)}
 		if d.Status.State == v1alpha1.StateFailed {
-			e.Detail = failureDetail(&d)
+			e.Detail = FailureDetail(&d)
 			e.Next = fmt.Sprintf("kubectl dgdr status %s -n %s, then delete and recreate the DGDR", name, namespace)
 		}
 		return nil, e
@@ -95,7 +88,7 @@ func Apply(ctx context.Context, c *Clients, name, namespace string, opts ApplyOp
 		enforceManaged(obj, &d)
 	}
 	res := &ApplyResult{DGD: obj, State: d.Status.State}
-	if opts.DryRun == DryRunClient {
+	if opts.DryRun == cmdutil.DryRunClient {
 		return res, nil
 	}
 
@@ -115,7 +108,7 @@ func Apply(ctx context.Context, c *Clients, name, namespace string, opts ApplyOp
 	if opts.ForceConflicts {
 		applyOpts = append(applyOpts, client.ForceOwnership)
 	}
-	if opts.DryRun == DryRunServer {
+	if opts.DryRun == cmdutil.DryRunServer {
 		applyOpts = append(applyOpts, client.DryRunAll)
 	}
 	applied := obj.DeepCopy()
@@ -125,11 +118,11 @@ func Apply(ctx context.Context, c *Clients, name, namespace string, opts ApplyOp
 				"Re-run with --force-conflicts to take ownership of them as %s", obj.GetNamespace(), obj.GetName(), err, FieldManager)
 		}
 		if res.Created {
-			c.warnEvent(ctx, &d, opts.Out, corev1.EventTypeWarning, EventDeploymentCreateFailed, err.Error())
+			c.RecordEvent(ctx, &d, opts.Out, corev1.EventTypeWarning, EventDeploymentCreateFailed, err.Error())
 		}
 		return nil, fmt.Errorf("applying DynamoGraphDeployment %s/%s: %w", obj.GetNamespace(), obj.GetName(), err)
 	}
-	if opts.DryRun == DryRunServer {
+	if opts.DryRun == cmdutil.DryRunServer {
 		res.DGD = applied
 		return res, nil
 	}
@@ -140,7 +133,7 @@ func Apply(ctx context.Context, c *Clients, name, namespace string, opts ApplyOp
 	res.DGD = cur
 	res.Changed = res.Created || cur.GetResourceVersion() != existing.GetResourceVersion()
 	if res.Created {
-		c.warnEvent(ctx, &d, opts.Out, corev1.EventTypeNormal, EventDeploymentCreated,
+		c.RecordEvent(ctx, &d, opts.Out, corev1.EventTypeNormal, EventDeploymentCreated,
 			fmt.Sprintf("DynamoGraphDeployment %s created successfully", cur.GetName()))
 	}
 	if err := c.syncDeployment(ctx, key, cur, opts.Out, res); err != nil {
@@ -184,21 +177,21 @@ func (c *Clients) syncDeployment(ctx context.Context, key types.NamespacedName, 
 		state = dgd.StatePending
 	}
 	var was v1alpha1.State
-	cur, err := c.updateStatus(ctx, key, func(x *v1alpha1.DynamoGraphDeploymentRequest) error {
+	cur, err := c.UpdateStatus(ctx, key, func(x *v1alpha1.DynamoGraphDeploymentRequest) error {
 		was = x.Status.State
 		x.Status.Deployment = &v1alpha1.DeploymentStatus{Name: u.GetName(), Namespace: u.GetNamespace(), State: state, Created: true}
 		switch {
 		case ready:
 			x.Status.State = v1alpha1.StateReady
-			c.setCondition(x, v1alpha1.ConditionDeploymentReady, metav1.ConditionTrue, ReasonDeploymentReady,
+			c.SetCondition(x, v1alpha1.ConditionDeploymentReady, metav1.ConditionTrue, ReasonDeploymentReady,
 				fmt.Sprintf("DynamoGraphDeployment %s is ready", u.GetName()))
 		case state == dgd.StateFailed:
 			x.Status.State = v1alpha1.StateDeploying
-			c.setCondition(x, v1alpha1.ConditionDeploymentReady, metav1.ConditionFalse, ReasonDeploymentDegraded,
+			c.SetCondition(x, v1alpha1.ConditionDeploymentReady, metav1.ConditionFalse, ReasonDeploymentDegraded,
 				"Deployment degraded to "+state)
 		default:
 			x.Status.State = v1alpha1.StateDeploying
-			c.setCondition(x, v1alpha1.ConditionDeploymentReady, metav1.ConditionFalse, ReasonDeploymentCreated,
+			c.SetCondition(x, v1alpha1.ConditionDeploymentReady, metav1.ConditionFalse, ReasonDeploymentCreated,
 				fmt.Sprintf("DGD %s created, waiting for Ready", u.GetName()))
 		}
 		return nil
@@ -213,9 +206,9 @@ func (c *Clients) syncDeployment(ctx context.Context, key types.NamespacedName, 
 	}
 	switch {
 	case ready && was != v1alpha1.StateReady || ready && !hasDeploymentCond:
-		c.warnEvent(ctx, cur, out, corev1.EventTypeNormal, EventDeploymentReady, fmt.Sprintf("DynamoGraphDeployment %s is ready", u.GetName()))
+		c.RecordEvent(ctx, cur, out, corev1.EventTypeNormal, EventDeploymentReady, fmt.Sprintf("DynamoGraphDeployment %s is ready", u.GetName()))
 	case !ready && was == v1alpha1.StateReady && cur.Status.Deployment != nil && res.Created == false && state == dgd.StateFailed:
-		c.warnEvent(ctx, cur, out, corev1.EventTypeWarning, EventDeploymentDegraded,
+		c.RecordEvent(ctx, cur, out, corev1.EventTypeWarning, EventDeploymentDegraded,
 			fmt.Sprintf("DynamoGraphDeployment %s degraded from Ready to %s", u.GetName(), state))
 	}
 	return nil

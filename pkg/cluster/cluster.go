@@ -1,8 +1,9 @@
-// Package cluster is the client-side controller of `kubectl dgdr`: it
-// discovers GPUs from node labels, profiles a DGDR (simulation mode), writes
-// the results back to the cluster (status subresource, ConfigMaps, Events)
-// and applies the generated DynamoGraphDeployment. It replaces the upstream
-// operator's profiling flow with calls made by the plugin user.
+// Package cluster is the Kubernetes I/O of `kubectl dgdr`: GPU discovery
+// from node labels, DGDR status writes (conditions, events), the output and
+// planner ConfigMaps, and the server-side apply of the generated
+// DynamoGraphDeployment with its readiness follow-up. The profiling state
+// machine that drives these calls is pkg/profilerun; together they replace
+// the upstream operator's profiling flow with calls made by the plugin user.
 package cluster
 
 import (
@@ -10,13 +11,8 @@ import (
 	"io"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/dgd"
-	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
 )
 
 // FieldManager is the field manager of every write the plugin makes.
@@ -35,31 +31,21 @@ const (
 // OutputConfigMapName is dgdr-output-<name>.
 func OutputConfigMapName(dgdrName string) string { return OutputPrefix + dgdrName }
 
-// Clients is what the controller talks to the cluster with.
+// Clients is what the plugin talks to the cluster with.
 type Clients struct {
 	// Client reads and writes DGDRs, DGDs, ConfigMaps, Nodes and Events. Its
-	// scheme must hold those types (NewScheme).
+	// scheme must hold those types (api.NewScheme).
 	Client client.Client
 	// Clock stamps conditions and events; nil means the real clock.
 	Clock clock.PassiveClock
 }
 
-func (c *Clients) now() time.Time {
+// Now is the clock's time (the real one when Clock is nil).
+func (c *Clients) Now() time.Time {
 	if c.Clock == nil {
 		return time.Now()
 	}
 	return c.Clock.Now()
-}
-
-// NewScheme holds every type the controller reads or writes.
-func NewScheme() (*runtime.Scheme, error) {
-	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, v1alpha1.AddToScheme, dgd.AddToScheme} {
-		if err := add(s); err != nil {
-			return nil, fmt.Errorf("building the scheme: %w", err)
-		}
-	}
-	return s, nil
 }
 
 // printf writes a progress line when w is set.

@@ -146,8 +146,8 @@ func (c *Clients) createOrUpdateConfigMap(ctx context.Context, cm *corev1.Config
 	return nil
 }
 
-// deleteOutput removes a previous dgdr-output-<name> (§7.4, Pending → Profiling).
-func (c *Clients) deleteOutput(ctx context.Context, d *v1alpha1.DynamoGraphDeploymentRequest) error {
+// DeleteOutput removes a previous dgdr-output-<name> (§7.4, Pending → Profiling).
+func (c *Clients) DeleteOutput(ctx context.Context, d *v1alpha1.DynamoGraphDeploymentRequest) error {
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: OutputConfigMapName(d.Name), Namespace: d.Namespace}}
 	if err := c.Client.Delete(ctx, cm); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("deleting the previous output ConfigMap %s/%s: %w", d.Namespace, cm.Name, err)

@@ -5,12 +5,13 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/kubectl-dgdr/kubectl-dgdr/internal/clustertest"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
 )
 
 // A user overlay patches the DGD in process; managed labels still win.
 func TestOverlay(t *testing.T) {
-	d := loadExample(t, "vllm-dense-online.yaml")
+	d := clustertest.LoadExample(t, "vllm-dense-online.yaml")
 	d.Status.State = v1alpha1.StateReady
 	d.Status.GeneratedDeployment = rawDGD(t)
 	obj, err := BuildDGD(d)

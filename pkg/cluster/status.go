@@ -3,9 +3,11 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -90,20 +92,20 @@ func (e *WrongStateError) Error() string {
 	return b.String()
 }
 
-// setCondition sets one condition stamped with the DGDR's generation.
-func (c *Clients) setCondition(d *v1alpha1.DynamoGraphDeploymentRequest, typ string, status metav1.ConditionStatus, reason, msg string) {
+// SetCondition sets one condition stamped with the DGDR's generation.
+func (c *Clients) SetCondition(d *v1alpha1.DynamoGraphDeploymentRequest, typ string, status metav1.ConditionStatus, reason, msg string) {
 	if len(msg) > 32768 {
 		msg = msg[:32768]
 	}
 	meta.SetStatusCondition(&d.Status.Conditions, metav1.Condition{
 		Type: typ, Status: status, Reason: reason, Message: msg,
-		ObservedGeneration: d.Generation, LastTransitionTime: metav1.NewTime(c.now()),
+		ObservedGeneration: d.Generation, LastTransitionTime: metav1.NewTime(c.Now()),
 	})
 }
 
-// updateStatus re-reads the DGDR, applies mutate and writes through the
+// UpdateStatus re-reads the DGDR, applies mutate and writes through the
 // status subresource, retrying on conflict. mutate may run more than once.
-func (c *Clients) updateStatus(ctx context.Context, key types.NamespacedName, mutate func(*v1alpha1.DynamoGraphDeploymentRequest) error) (*v1alpha1.DynamoGraphDeploymentRequest, error) {
+func (c *Clients) UpdateStatus(ctx context.Context, key types.NamespacedName, mutate func(*v1alpha1.DynamoGraphDeploymentRequest) error) (*v1alpha1.DynamoGraphDeploymentRequest, error) {
 	var out *v1alpha1.DynamoGraphDeploymentRequest
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		var d v1alpha1.DynamoGraphDeploymentRequest
@@ -128,7 +130,7 @@ func (c *Clients) updateStatus(ctx context.Context, key types.NamespacedName, mu
 // event records a core/v1 Event on the DGDR. Failures are returned but
 // callers treat them as non-fatal.
 func (c *Clients) event(ctx context.Context, d *v1alpha1.DynamoGraphDeploymentRequest, typ, reason, msg string) error {
-	now := metav1.NewTime(c.now())
+	now := metav1.NewTime(c.Now())
 	ev := &corev1.Event{
 		ObjectMeta: metav1.ObjectMeta{
 			GenerateName: d.Name + ".",
@@ -147,4 +149,21 @@ func (c *Clients) event(ctx context.Context, d *v1alpha1.DynamoGraphDeploymentRe
 		return fmt.Errorf("recording event %s on %s/%s: %w", reason, d.Namespace, d.Name, err)
 	}
 	return nil
+}
+
+// RecordEvent records an event; a failure is only printed to out.
+func (c *Clients) RecordEvent(ctx context.Context, d *v1alpha1.DynamoGraphDeploymentRequest, out io.Writer, typ, reason, msg string) {
+	if err := c.event(ctx, d, typ, reason, msg); err != nil && !apierrors.IsNotFound(err) {
+		printf(out, "Warning: %v", err)
+	}
+}
+
+// FailureDetail is the message of the first False condition.
+func FailureDetail(d *v1alpha1.DynamoGraphDeploymentRequest) string {
+	for _, cond := range d.Status.Conditions {
+		if cond.Status == metav1.ConditionFalse && cond.Type != v1alpha1.ConditionDeploymentReady {
+			return cond.Type + ": " + cond.Message
+		}
+	}
+	return ""
 }

@@ -24,7 +24,7 @@ import (
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profileconfig"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
-	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/worker"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/workerproto"
 )
 
 // Labels on Jobs, pods, Services and result ConfigMaps (besides
@@ -44,17 +44,17 @@ const (
 
 // Backend names; Mocker runs our simulator as the engine.
 const (
-	BackendVLLM   = worker.BackendVLLM
-	BackendSGLang = worker.BackendSGLang
-	BackendTRTLLM = worker.BackendTRTLLM
-	BackendMocker = worker.BackendMocker
+	BackendVLLM   = workerproto.BackendVLLM
+	BackendSGLang = workerproto.BackendSGLang
+	BackendTRTLLM = workerproto.BackendTRTLLM
+	BackendMocker = workerproto.BackendMocker
 )
 
 // Fixed names and paths inside the pod.
 const (
 	EngineContainer  = "engine"
 	MeasureContainer = "measure"
-	EnginePort       = worker.DefaultEnginePort
+	EnginePort       = workerproto.DefaultEnginePort
 	DistInitPort     = 29500
 	EngineLogDir     = "/engine-logs"
 	EngineLogFile    = EngineLogDir + "/engine.log"
@@ -266,9 +266,9 @@ func (s *Spec) workerCommand() []string {
 // workerPhase is the measure container's phase.
 func (s *Spec) workerPhase() string {
 	if s.Phase == PhasePrefill || s.Phase == PhasePrefillGrid {
-		return worker.PhasePrefill
+		return workerproto.PhasePrefill
 	}
-	return worker.PhaseDecode
+	return workerproto.PhaseDecode
 }
 
 // Build returns the Job (and Service) for one (phase, mapping).
@@ -337,7 +337,7 @@ func Build(s Spec) (*Objects, error) {
 				Action: batchv1.PodFailurePolicyActionFailJob,
 				OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{
 					ContainerName: ptr.To(MeasureContainer), Operator: batchv1.PodFailurePolicyOnExitCodesOpIn,
-					Values: []int32{worker.ExitUsage},
+					Values: []int32{workerproto.ExitUsage},
 				},
 			}}},
 			Template: corev1.PodTemplateSpec{
@@ -386,7 +386,7 @@ func cmpOr[T comparable](v, def T) T {
 }
 
 func normalize(m results.Mapping) results.Mapping {
-	t := worker.Task{Mapping: m}
+	t := workerproto.Task{Mapping: m}
 	t.Normalize()
 	return t.Mapping
 }
@@ -397,23 +397,23 @@ func LeaderAddress(job, namespace string) string {
 }
 
 func (s *Spec) measureContainer(name string) corev1.Container {
-	t := worker.Task{
+	t := workerproto.Task{
 		Phase: s.workerPhase(), Backend: s.backend(), Model: s.model(), Mapping: s.Mapping,
 		ISLs: s.ISLs, OSL: s.OSL, Granularity: s.Granularity, Concurrencies: s.Concurrencies,
 		EngineURL: fmt.Sprintf("http://127.0.0.1:%d", s.port()), EngineLog: EngineLogFile,
-		ReadyTimeout: cmpOr(s.ReadyTimeout, worker.DefaultReadyTimeout), ConfigMap: name,
+		ReadyTimeout: cmpOr(s.ReadyTimeout, workerproto.DefaultReadyTimeout), ConfigMap: name,
 	}
-	if t.Phase == worker.PhasePrefill {
+	if t.Phase == workerproto.PhasePrefill {
 		t.OSL, t.Granularity, t.Concurrencies = 0, 0, nil
 	} else if t.Granularity == 0 {
-		t.Granularity = worker.DefaultGranularity
+		t.Granularity = workerproto.DefaultGranularity
 	}
 	args := append([]string{"measure"}, t.Args()...)
 	args = append(args, "--label="+LabelPhase+"="+s.Phase, "--label="+LabelMapping+"="+s.Mapping.Tag())
 	env := []corev1.EnvVar{
-		{Name: worker.EnvNamespace, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
-		{Name: worker.EnvDGDRName, Value: s.DGDR.Name},
-		{Name: worker.EnvDGDRUID, Value: string(s.DGDR.UID)},
+		{Name: workerproto.EnvNamespace, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
+		{Name: workerproto.EnvDGDRName, Value: s.DGDR.Name},
+		{Name: workerproto.EnvDGDRUID, Value: string(s.DGDR.UID)},
 	}
 	if s.nodes() > 1 {
 		env = append(env, nodeRankEnv())
@@ -456,7 +456,7 @@ func workerTokenVolume() corev1.Volume {
 }
 
 func nodeRankEnv() corev1.EnvVar {
-	return corev1.EnvVar{Name: worker.EnvNodeRank, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{
+	return corev1.EnvVar{Name: workerproto.EnvNodeRank, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{
 		FieldPath: "metadata.annotations['" + completionIndexAnno + "']"}}}
 }
 

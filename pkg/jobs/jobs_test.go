@@ -16,10 +16,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kubectl-dgdr/kubectl-dgdr/internal/testenv"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profileconfig"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
-	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.yaml from the builders")

@@ -11,9 +11,9 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/kubectl-dgdr/kubectl-dgdr/internal/testenv"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profileconfig"
-	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/testenv"
 )
 
 // TestBenchParallelVsSequential times an online profile of

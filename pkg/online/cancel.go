@@ -11,7 +11,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
-	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/worker"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/workerproto"
 )
 
 // CancelResult is what Cancel removed.
@@ -47,10 +47,10 @@ func Cancel(ctx context.Context, c kubernetes.Interface, namespace, dgdrName str
 	}
 	for i := range cl.Items {
 		cm := &cl.Items[i]
-		if _, ok := cm.Data[worker.ResultKey]; !ok {
+		if _, ok := cm.Data[workerproto.ResultKey]; !ok {
 			continue
 		}
-		if r, err := worker.ReadResult(cm); err == nil && r.Error == "" {
+		if r, err := workerproto.ReadResult(cm); err == nil && r.Error == "" {
 			continue
 		}
 		if err := c.CoreV1().ConfigMaps(namespace).Delete(ctx, cm.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {

@@ -15,9 +15,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cluster"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/online"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profilerun"
 )
 
 // A small online profile: TP1/TP2, a 4k context, small grids.
@@ -29,7 +31,7 @@ const smallConfig = `{"sla":{"isl":1000,"osl":100,"ttft":50,"itl":10},
 func clusterClients(t *testing.T) (*cluster.Clients, client.Client) {
 	env := online.E2EEnv(t)
 	ctrllog.SetLogger(logr.Discard())
-	s, err := cluster.NewScheme()
+	s, err := api.NewScheme()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,13 +86,13 @@ func TestClusterProfileOnline(t *testing.T) {
 	defer cancel()
 	var out strings.Builder
 	var done int
-	opts := cluster.ProfileOptions{Out: &out, Online: &cluster.Online{Kube: online.E2EEnv(t).Client, Tune: tune(false),
+	opts := profilerun.ProfileOptions{Out: &out, Online: &profilerun.Online{Kube: online.E2EEnv(t).Client, Tune: tune(false),
 		OnJob: func(e online.JobEvent) {
 			if e.State == online.StateDone {
 				done++
 			}
 		}}}
-	if err := cluster.Profile(ctx, cl, "online-flow", "default", opts); err != nil {
+	if err := profilerun.Profile(ctx, cl, "online-flow", "default", opts); err != nil {
 		t.Fatalf("profile: %v\n%s", err, out.String())
 	}
 	var d v1alpha1.DynamoGraphDeploymentRequest
@@ -113,8 +115,8 @@ func TestClusterProfileEngineCrash(t *testing.T) {
 	createSmallDGDR(t, c, "online-crash")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	opts := cluster.ProfileOptions{Online: &cluster.Online{Kube: online.E2EEnv(t).Client, Tune: tune(true)}}
-	err := cluster.Profile(ctx, cl, "online-crash", "default", opts)
+	opts := profilerun.ProfileOptions{Online: &profilerun.Online{Kube: online.E2EEnv(t).Client, Tune: tune(true)}}
+	err := profilerun.Profile(ctx, cl, "online-crash", "default", opts)
 	if err == nil {
 		t.Fatal("a crashing engine gave no error")
 	}

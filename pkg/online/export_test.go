@@ -3,7 +3,7 @@ package online
 import (
 	"testing"
 
-	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/testenv"
+	"github.com/kubectl-dgdr/kubectl-dgdr/internal/testenv"
 )
 
 // E2EEnv hands the package's control plane (and its kubelet harness) to the

@@ -18,9 +18,9 @@ import (
 	"sigs.k8s.io/kwok/kustomize/stage/node/heartbeat"
 	podfast "sigs.k8s.io/kwok/kustomize/stage/pod/fast"
 
+	"github.com/kubectl-dgdr/kubectl-dgdr/internal/kubeletsim"
+	"github.com/kubectl-dgdr/kubectl-dgdr/internal/testenv"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
-	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/kubeletsim"
-	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/testenv"
 )
 
 // One control plane (2 × 8 fake H100) and one harness for the package.

@@ -22,7 +22,7 @@ import (
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/jobs"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profiler"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
-	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/worker"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/workerproto"
 )
 
 // State is a Job's progress as the display shows it.
@@ -299,7 +299,7 @@ func warnings(ts []*task) string {
 }
 
 func normalize(m results.Mapping) results.Mapping {
-	t := worker.Task{Mapping: m}
+	t := workerproto.Task{Mapping: m}
 	t.Normalize()
 	return t.Mapping
 }

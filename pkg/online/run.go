@@ -16,7 +16,7 @@ import (
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/jobs"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profiler"
-	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/worker"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/workerproto"
 )
 
 func (o *Measurer) selector() string {
@@ -58,7 +58,7 @@ func (o *Measurer) snapshot(ctx context.Context) (*snapshot, error) {
 	}
 	for i := range cl.Items {
 		cm := &cl.Items[i]
-		if _, ok := cm.Data[worker.ResultKey]; ok {
+		if _, ok := cm.Data[workerproto.ResultKey]; ok {
 			s.cms[cm.Name] = cm
 		}
 	}
@@ -137,7 +137,7 @@ func (o *Measurer) emit(t *task, s State, msg string) {
 	}
 }
 
-func (o *Measurer) finish(t *task, res *worker.Result, err error) {
+func (o *Measurer) finish(t *task, res *workerproto.Result, err error) {
 	t.finished, t.result, t.err = true, res, err
 	if err != nil {
 		msg := err.Error()
@@ -157,7 +157,7 @@ func (o *Measurer) adopt(ctx context.Context, ts []*task, snap *snapshot) error 
 		j := snap.jobs[t.name]
 		sameJob := j != nil && j.Annotations[AnnotationTaskHash] == t.hash
 		if cm := snap.cms[t.name]; cm != nil {
-			res, err := worker.ReadResult(cm)
+			res, err := workerproto.ReadResult(cm)
 			if err == nil && (sameJob || (j == nil && t.resultMatches(res))) {
 				t.reused = true
 				o.count(func(s *Stats) { s.ReusedResults++ })
@@ -218,7 +218,7 @@ func (o *Measurer) deleteTask(ctx context.Context, name string) error {
 // observe moves a submitted task on from the snapshot.
 func (o *Measurer) observe(ctx context.Context, t *task, snap *snapshot) {
 	if cm := snap.cms[t.name]; cm != nil {
-		res, err := worker.ReadResult(cm)
+		res, err := workerproto.ReadResult(cm)
 		switch {
 		case err != nil:
 			o.finish(t, nil, fmt.Errorf("job/%s (%s): %w", t.name, t.label(), err))

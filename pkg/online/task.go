@@ -12,7 +12,7 @@ import (
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/jobs"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profiler"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
-	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/worker"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/workerproto"
 )
 
 // AnnotationTaskHash marks what a Job measures, so that a re-attach reuses
@@ -35,7 +35,7 @@ type task struct {
 	state     State
 	msg       string
 	finished  bool
-	result    *worker.Result
+	result    *workerproto.Result
 	err       error
 }
 
@@ -81,13 +81,13 @@ func taskHash(s jobs.Spec) string {
 
 // resultMatches accepts a result ConfigMap left without its Job only when
 // it measured this mapping and phase at the ISLs asked for.
-func (t *task) resultMatches(r *worker.Result) bool {
+func (t *task) resultMatches(r *workerproto.Result) bool {
 	if normalize(r.Mapping) != t.mapping {
 		return false
 	}
-	wantPhase := worker.PhaseDecode
+	wantPhase := workerproto.PhaseDecode
 	if t.phase == jobs.PhasePrefill || t.phase == jobs.PhasePrefillGrid {
-		wantPhase = worker.PhasePrefill
+		wantPhase = workerproto.PhasePrefill
 	}
 	if r.Phase != wantPhase {
 		return false

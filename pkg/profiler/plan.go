@@ -10,14 +10,10 @@ import (
 
 // Constants of the reference profiler (profiler.md §4, §6, §7, §12).
 const (
-	ModelGPUMemFracMax       = 0.9  // MODEL_GPU_MEM_FRAC_MAX
-	MoEMaxGPUFactor          = 8    // MOE_MODEL_MAX_NUM_GPU_FACTOR
-	MoEMaxNodes              = 4    // the seed: MoE max is four nodes
-	DecodeMaxConcurrency     = 2000 // DECODE_MAX_CONCURRENCY
-	DecodeInterpolationOSL   = 500  // fixed OSL of the decode grid (P20)
-	PrefillContextHeadroom   = 512  // room for the chat template
-	PrefillMinISL            = 100
-	MinPrefillInterpPoints   = 4 // the planner's cubic interp1d (P7)
+	ModelGPUMemFracMax       = 0.9 // MODEL_GPU_MEM_FRAC_MAX
+	MoEMaxGPUFactor          = 8   // MOE_MODEL_MAX_NUM_GPU_FACTOR
+	MoEMaxNodes              = 4   // the seed: MoE max is four nodes
+	MinPrefillInterpPoints   = 4   // the planner's cubic interp1d (P7)
 	DefaultGPUsPerNode       = 8
 	fallbackMinGPUs          = 1
 	fallbackMaxGPUs          = 4

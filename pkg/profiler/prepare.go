@@ -26,6 +26,6 @@ type GridPlan struct {
 	DecodeMapping  []results.Mapping
 	PrefillISLs    []int
 	DecodeISLs     []int
-	// DecodeOSL is DecodeInterpolationOSL.
+	// DecodeOSL is grid.DecodeInterpolationOSL.
 	DecodeOSL int
 }

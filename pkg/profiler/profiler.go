@@ -10,6 +10,7 @@ import (
 	"math"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profileconfig"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profiler/grid"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
 )
 
@@ -106,11 +107,11 @@ func (p *Profiler) Run(ctx context.Context, cfg Config) (*results.Results, error
 		return nil, fmt.Errorf("spec.profilingConfig.config.sla: isl %d + osl %d = %d exceeds the model's maximum context length %d; lower sla.isl or sla.osl",
 			cfg.SLA.ISL, cfg.SLA.OSL, cfg.SLA.ISL+cfg.SLA.OSL, cfg.Model.MaxContext)
 	}
-	prefillISLs, err := PrefillISLs(maxCtx, cfg.PrefillGranularity)
+	prefillISLs, err := grid.PrefillISLs(maxCtx, cfg.PrefillGranularity)
 	if err != nil {
 		return nil, err
 	}
-	decodeISLs := DecodeISLs(maxCtx, cfg.DecodeGranularity)
+	decodeISLs := grid.DecodeISLs(maxCtx, cfg.DecodeGranularity)
 	estimatePlan(&r.Plan, cfg, len(prefillISLs), len(decodeISLs))
 	if cfg.DryRun {
 		log.Infof("Skipping recommendations in dry run mode")
@@ -256,7 +257,7 @@ func (p *Profiler) sweepDecode(ctx context.Context, r *results.Results, cfg Conf
 		if err != nil {
 			return fmt.Errorf("decode %s: KV capacity: %w", m.Label(), err)
 		}
-		concs := NumRequestRange(m.AttnDP, kv/(isl+osl), cfg.DecodeGranularity)
+		concs := grid.NumRequestRange(m.AttnDP, kv/(isl+osl), cfg.DecodeGranularity)
 		log.Infof("Sweeping num_request range based on maximum number of kv tokens: %s", PyInts(concs))
 		best := math.Inf(1)
 		for _, n := range concs {
@@ -291,7 +292,7 @@ func (p *Profiler) interpolate(ctx context.Context, r *results.Results, cfg Conf
 	bp, bd := r.Selection.Prefill.Mapping, r.Selection.Decode.Mapping
 	if pr, ok := p.Measurer.(Preparer); ok {
 		g := GridPlan{Config: cfg, PrefillMapping: []results.Mapping{bp}, DecodeMapping: []results.Mapping{bd},
-			PrefillISLs: prefillISLs, DecodeISLs: decodeISLs, DecodeOSL: DecodeInterpolationOSL}
+			PrefillISLs: prefillISLs, DecodeISLs: decodeISLs, DecodeOSL: grid.DecodeInterpolationOSL}
 		if cfg.InterpolateAll {
 			g.PrefillMapping = append(g.PrefillMapping, otherMappings(r.Plan.PrefillMappings, bp, func(m results.Mapping) bool { return hasPrefill(r, m) })...)
 			g.DecodeMapping = append(g.DecodeMapping, otherMappings(r.Plan.DecodeMappings, bd, func(m results.Mapping) bool { return hasDecode(r, m) })...)
@@ -320,7 +321,7 @@ func (p *Profiler) interpolate(ctx context.Context, r *results.Results, cfg Conf
 	}
 	if len(di.ITLMs) == 0 {
 		return fmt.Errorf("No decode interpolation points produced (max_kv_tokens=%d): the %s decode engine cannot hold one request of %d+%d tokens; raise hardware.minNumGpusPerEngine or use a GPU with more memory",
-			di.MaxKVTokens, bd.Label(), PrefillMinISL, DecodeInterpolationOSL)
+			di.MaxKVTokens, bd.Label(), grid.PrefillMinISL, grid.DecodeInterpolationOSL)
 	}
 	r.DecodeInterpolation = di
 	step(fmt.Sprintf("decode grid %s: %d points", bd.Label(), len(di.ITLMs)))
@@ -405,14 +406,14 @@ func (p *Profiler) decodeGrid(ctx context.Context, m results.Mapping, isls []int
 		return nil, fmt.Errorf("decode interpolation %s: KV capacity: %w", m.Label(), err)
 	}
 	out := &results.DecodeInterpolation{MaxKVTokens: kv}
-	const osl = DecodeInterpolationOSL
+	const osl = grid.DecodeInterpolationOSL
 	for _, isl := range isls {
 		maxConc := kv / (isl + osl)
 		if maxConc == 0 {
 			log.Warnf("max_kv_tokens %d is too small for isl %d + osl %d, skipping.", kv, isl, osl)
 			break
 		}
-		for _, n := range NumRequestRange(m.AttnDP, maxConc, g) {
+		for _, n := range grid.NumRequestRange(m.AttnDP, maxConc, g) {
 			d, err := p.Measurer.Decode(ctx, m, isl, osl, n)
 			if _, ok := IsSkip(err); ok {
 				continue

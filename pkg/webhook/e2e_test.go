@@ -30,9 +30,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kubectl-dgdr/kubectl-dgdr/internal/testenv"
 	"github.com/kubectl-dgdr/kubectl-dgdr/manifests"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
-	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/testenv"
 )
 
 // e2ePrefix renames the rendered configurations for envtest, so the

@@ -123,7 +123,7 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 	res, err := cluster.Apply(ctx, c, o.Name, o.namespace, cluster.ApplyOptions{
-		Out: o.ErrOut, Overlay: o.Overlay, DryRun: util.ClusterDryRun(o.dryRun),
+		Out: o.ErrOut, Overlay: o.Overlay, DryRun: o.dryRun,
 		ForceConflicts: o.ForceConflicts, Wait: o.Wait, Timeout: o.Timeout,
 	})
 	if err != nil {

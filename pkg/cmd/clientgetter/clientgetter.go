@@ -19,6 +19,7 @@ import (
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cluster"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/version"
 )
@@ -49,7 +50,7 @@ type getter struct {
 
 // New wraps kubectl's flags. Admission warnings go to warnings.
 func New(flags genericclioptions.RESTClientGetter, warnings io.Writer) ClientGetter {
-	s, err := cluster.NewScheme()
+	s, err := api.NewScheme()
 	return &getter{RESTClientGetter: flags, warnings: warnings, scheme: s, err: err}
 }
 

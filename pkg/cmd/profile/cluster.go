@@ -9,10 +9,10 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cluster"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/clientgetter"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/util"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/online"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profilerun"
 )
 
 // clusterOnly are the local-mode flags that make no sense with a DGDR name:
@@ -36,7 +36,7 @@ func (o *Options) addClusterFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.Cluster.Simulate, "simulate", false, "Cluster mode: profile with the built-in estimator even when the DGDR asks for online profiling")
 	f.BoolVar(&o.Cluster.Mocker, "mocker", false, "Cluster mode, online: run the engine simulator in the Jobs instead of the real engine (GPU-less clusters)")
 	f.IntVar(&o.Cluster.MaxParallel, "max-parallel", 0, "Cluster mode, online: at most this many profiling Jobs at once (0: as many as the free GPUs fit)")
-	f.StringVar(&o.Cluster.WorkerImage, "worker-image", "", "Cluster mode, online: image of the measure container (default "+cluster.DefaultWorkerImage()+")")
+	f.StringVar(&o.Cluster.WorkerImage, "worker-image", "", "Cluster mode, online: image of the measure container (default "+profilerun.DefaultWorkerImage()+")")
 	f.BoolVar(&o.Cluster.Cancel, "cancel", false, "Cluster mode: delete the DGDR's profiling Jobs (finished results are kept) and exit")
 }
 
@@ -88,8 +88,8 @@ func (o *Options) runCluster(ctx context.Context) error {
 			len(res.Jobs), len(res.FailedResults), o.Name)
 		return err
 	}
-	opts := cluster.ProfileOptions{Out: o.ErrOut, Timeout: o.Timeout, Simulate: o.Cluster.Simulate,
-		Online: &cluster.Online{Kube: kube, MaxParallel: o.Cluster.MaxParallel, WorkerImage: o.Cluster.WorkerImage,
+	opts := profilerun.ProfileOptions{Out: o.ErrOut, Timeout: o.Timeout, Simulate: o.Cluster.Simulate,
+		Online: &profilerun.Online{Kube: kube, MaxParallel: o.Cluster.MaxParallel, WorkerImage: o.Cluster.WorkerImage,
 			Mocker: o.Cluster.Mocker, OnJob: jobProgress(o.ErrOut, o.Quiet)}}
 	if o.Quiet {
 		opts.Out = nil
@@ -97,7 +97,7 @@ func (o *Options) runCluster(ctx context.Context) error {
 	if o.changed["output-dir"] {
 		opts.OutputDir = o.OutputDir
 	}
-	if err := cluster.Profile(ctx, c, o.Name, ns, opts); err != nil {
+	if err := profilerun.Profile(ctx, c, o.Name, ns, opts); err != nil {
 		return util.TranslateError(err, target)
 	}
 	_, err = fmt.Fprintf(o.Out, "dynamographdeploymentrequest.nvidia.com/%s profiled; see `kubectl dgdr status %s -n %s`\n", o.Name, o.Name, ns)

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cluster"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
@@ -64,7 +65,7 @@ func fixture(t *testing.T) (*fake.ClientBuilder, []v1alpha1.DynamoGraphDeploymen
 			Labels: map[string]string{v1alpha1.LabelDGDRName: "ready"}},
 		Data: map[string]string{cluster.KeyResults: string(raw)},
 	}
-	s, err := cluster.NewScheme()
+	s, err := api.NewScheme()
 	if err != nil {
 		t.Fatal(err)
 	}

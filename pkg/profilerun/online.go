@@ -1,4 +1,4 @@
-package cluster
+package profilerun
 
 import (
 	"cmp"
@@ -9,6 +9,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cluster"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/jobs"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/online"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profileconfig"
@@ -54,7 +55,7 @@ type Online struct {
 func (o *Online) Log() []byte { return o.log }
 
 // Profile implements Profiler.
-func (o *Online) Profile(ctx context.Context, d *v1alpha1.DynamoGraphDeploymentRequest, st profileconfig.Settings, hw Hardware) (*results.Results, error) {
+func (o *Online) Profile(ctx context.Context, d *v1alpha1.DynamoGraphDeploymentRequest, st profileconfig.Settings, hw cluster.Hardware) (*results.Results, error) {
 	now := o.Now
 	if now == nil {
 		now = time.Now

@@ -1,8 +1,4 @@
-// Package worker is the measure container of an online profiling Job: it
-// waits for the engine beside it, reads the engine's KV capacity, runs the
-// prefill or decode measurement of profiler.md §6.4/§7.4/§12 with pkg/loadgen,
-// and hands the result to a Sink (a ConfigMap owned by the DGDR in-cluster).
-package worker
+package workerproto
 
 import (
 	"errors"
@@ -15,22 +11,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
-)
-
-// Phases a Job measures.
-const (
-	PhasePrefill = "prefill"
-	PhaseDecode  = "decode"
-)
-
-// Measurement constants of profiler.md §6.4 and §7.4.
-const (
-	PrefillOSL          = 5 // AIPERF_PREFILL_BENCHMARK_OSL
-	PrefillDPRatio      = 4 // AIPERF_PREFILL_ATTN_DP_NUM_REQ_RATIO
-	WarmupPerDPRank     = 3 // AIPERF_WARMUP_REQUEST_PER_DP_RANK
-	DefaultEnginePort   = 8000
-	DefaultGranularity  = 6
-	DefaultReadyTimeout = 30 * time.Minute
 )
 
 // Task is what one measure container does. Its flags are the container's
@@ -200,8 +180,4 @@ func (t *Task) Validate() error {
 		}
 	}
 	return nil
-}
-
-func mappingOf(kind string, n, tp, ep, dp int) results.Mapping {
-	return results.Mapping{Kind: kind, N: n, TP: tp, EP: ep, AttnDP: dp}
 }

@@ -13,14 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
-)
-
-// Environment variables a profiling Job gives the measure container.
-const (
-	EnvNamespace = "POD_NAMESPACE"
-	EnvDGDRName  = "DGDR_NAME"
-	EnvDGDRUID   = "DGDR_UID"
-	EnvNodeRank  = "NODE_RANK"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/workerproto"
 )
 
 // ConfigMapSink writes results to a ConfigMap owned by the DGDR. It needs
@@ -40,17 +33,17 @@ func (s *ConfigMapSink) Validate() error {
 	case s.Client == nil:
 		return fmt.Errorf("no Kubernetes client: the measure container needs in-cluster config")
 	case s.Namespace == "":
-		return fmt.Errorf("namespace is empty: set %s (downward API metadata.namespace)", EnvNamespace)
+		return fmt.Errorf("namespace is empty: set %s (downward API metadata.namespace)", workerproto.EnvNamespace)
 	case s.Name == "":
 		return fmt.Errorf("result ConfigMap name is empty: set --configmap")
 	case s.DGDRName == "" || s.DGDRUID == "":
-		return fmt.Errorf("DGDR owner is incomplete (name %q, uid %q): set %s and %s", s.DGDRName, s.DGDRUID, EnvDGDRName, EnvDGDRUID)
+		return fmt.Errorf("DGDR owner is incomplete (name %q, uid %q): set %s and %s", s.DGDRName, s.DGDRUID, workerproto.EnvDGDRName, workerproto.EnvDGDRUID)
 	}
 	return nil
 }
 
 // Write creates the ConfigMap or updates the existing one (a retried pod).
-func (s *ConfigMapSink) Write(ctx context.Context, res *Result) error {
+func (s *ConfigMapSink) Write(ctx context.Context, res *workerproto.Result) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
@@ -70,7 +63,7 @@ func (s *ConfigMapSink) Write(ctx context.Context, res *Result) error {
 				Name: s.DGDRName, UID: s.DGDRUID,
 			}},
 		},
-		Data: map[string]string{ResultKey: string(b)},
+		Data: map[string]string{workerproto.ResultKey: string(b)},
 	}
 	cms := s.Client.CoreV1().ConfigMaps(s.Namespace)
 	_, err = cms.Create(ctx, cm, metav1.CreateOptions{})
@@ -112,20 +105,4 @@ func (s *ConfigMapSink) WaitExists(ctx context.Context, poll time.Duration) erro
 		case <-time.After(poll):
 		}
 	}
-}
-
-// ReadResult decodes a result ConfigMap (for the plugin).
-func ReadResult(cm *corev1.ConfigMap) (*Result, error) {
-	raw, ok := cm.Data[ResultKey]
-	if !ok {
-		return nil, fmt.Errorf("ConfigMap %s/%s has no key %s", cm.Namespace, cm.Name, ResultKey)
-	}
-	var r Result
-	if err := json.Unmarshal([]byte(raw), &r); err != nil {
-		return nil, fmt.Errorf("ConfigMap %s/%s key %s: %w", cm.Namespace, cm.Name, ResultKey, err)
-	}
-	if r.SchemaVersion != ResultSchema {
-		return nil, fmt.Errorf("ConfigMap %s/%s: schema %q, want %q", cm.Namespace, cm.Name, r.SchemaVersion, ResultSchema)
-	}
-	return &r, nil
 }

@@ -12,57 +12,16 @@ import (
 	"time"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/loadgen"
-	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profiler"
-	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profiler/grid"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/workerproto"
 )
 
-// ResultSchema versions the JSON under ResultKey.
+// Measurement constants of profiler.md §6.4 and §7.4.
 const (
-	ResultSchema = "kubectl-dgdr.worker-result/v1"
-	ResultKey    = "result.json"
+	PrefillOSL      = 5 // AIPERF_PREFILL_BENCHMARK_OSL
+	PrefillDPRatio  = 4 // AIPERF_PREFILL_ATTN_DP_NUM_REQ_RATIO
+	WarmupPerDPRank = 3 // AIPERF_WARMUP_REQUEST_PER_DP_RANK
 )
-
-// Result is what a measure container writes to its ConfigMap.
-type Result struct {
-	SchemaVersion string          `json:"schemaVersion"`
-	Phase         string          `json:"phase"`
-	Backend       string          `json:"backend"`
-	Model         string          `json:"model"`
-	Mapping       results.Mapping `json:"mapping"`
-	// MaxKVTokens is the engine's KV capacity over all attention-DP ranks
-	// (decode only); KVSource says where it came from: flag, metrics,
-	// server-info, log or default.
-	MaxKVTokens int            `json:"maxKvTokens,omitempty"`
-	KVSource    string         `json:"kvSource,omitempty"`
-	Prefill     []PrefillPoint `json:"prefill,omitempty"`
-	Decode      []DecodePoint  `json:"decode,omitempty"`
-	Warnings    []string       `json:"warnings,omitempty"`
-	// Error is set when the measurement failed as a whole.
-	Error      string    `json:"error,omitempty"`
-	StartedAt  time.Time `json:"startedAt"`
-	FinishedAt time.Time `json:"finishedAt"`
-}
-
-// PrefillPoint is one TTFT measurement (profiler.md §6.4).
-type PrefillPoint struct {
-	ISL        int     `json:"isl"`
-	TTFTMs     float64 `json:"ttftMs"`
-	ThptPerGPU float64 `json:"throughputPerGpu"`
-	// AIPerf is the load generator's export of the measured run.
-	AIPerf loadgen.Export `json:"aiperf"`
-}
-
-// DecodePoint is one ITL measurement (profiler.md §7.4, §12.3).
-type DecodePoint struct {
-	ISL           int            `json:"isl"`
-	OSL           int            `json:"osl"`
-	Concurrency   int            `json:"concurrency"`
-	ITLMs         float64        `json:"itlMs"`
-	ThptPerGPU    float64        `json:"throughputPerGpu"`
-	ContextLength float64        `json:"contextLength"` // isl + osl/2
-	KVUsage       float64        `json:"kvUsage"`       // contextLength × concurrency / maxKvTokens
-	AIPerf        loadgen.Export `json:"aiperf"`
-}
 
 // Runner runs tasks; its fields are the outside world (tests replace them).
 type Runner struct {
@@ -87,7 +46,7 @@ func (r *Runner) client() *http.Client {
 }
 
 // WaitReady polls the engine's /health and /v1/models until both answer 200.
-func (r *Runner) WaitReady(ctx context.Context, t Task) error {
+func (r *Runner) WaitReady(ctx context.Context, t workerproto.Task) error {
 	poll := r.Poll
 	if poll == 0 {
 		poll = 2 * time.Second
@@ -141,7 +100,7 @@ func (r *Runner) get(ctx context.Context, url string, w io.Writer) (int, error) 
 // KVCapacity reads the engine's KV capacity: metrics endpoint first, the
 // engine log as fallback (profiler.md §15.7). It returns the tokens, the
 // source and warnings; on total failure the reference's default with a warning.
-func (r *Runner) KVCapacity(ctx context.Context, t Task) (int, string, []string) {
+func (r *Runner) KVCapacity(ctx context.Context, t workerproto.Task) (int, string, []string) {
 	if t.MaxKVTokens > 0 {
 		return t.MaxKVTokens, "flag", nil
 	}
@@ -154,7 +113,7 @@ func (r *Runner) KVCapacity(ctx context.Context, t Task) (int, string, []string)
 		warns = append(warns, fmt.Sprintf("reading %s: %v", t.MetricsURL, err))
 	case code != http.StatusOK:
 		warns = append(warns, fmt.Sprintf("reading %s: HTTP %d", t.MetricsURL, code))
-	case t.Backend == BackendTRTLLM:
+	case t.Backend == workerproto.BackendTRTLLM:
 		if kv, err := KVFromTRTLLMStats([]byte(body.String()), dp); err == nil {
 			return kv, "metrics", warns
 		} else {
@@ -167,7 +126,7 @@ func (r *Runner) KVCapacity(ctx context.Context, t Task) (int, string, []string)
 			warns = append(warns, err.Error())
 		}
 	}
-	if t.Backend == BackendSGLang {
+	if t.Backend == workerproto.BackendSGLang {
 		var info strings.Builder
 		if code, err := r.get(ctx, strings.TrimSuffix(t.EngineURL, "/")+"/get_server_info", &info); err == nil && code == http.StatusOK {
 			if kv, err := KVFromSGLangServerInfo([]byte(info.String()), dp); err == nil {
@@ -198,8 +157,8 @@ func (r *Runner) KVCapacity(ctx context.Context, t Task) (int, string, []string)
 
 // Measure waits for the engine and runs the task's measurement. Failed
 // points become warnings (the profiler drops them, as upstream does).
-func (r *Runner) Measure(ctx context.Context, t Task) (*Result, error) {
-	res := &Result{SchemaVersion: ResultSchema, Phase: t.Phase, Backend: t.Backend, Model: t.Model,
+func (r *Runner) Measure(ctx context.Context, t workerproto.Task) (*workerproto.Result, error) {
+	res := &workerproto.Result{SchemaVersion: workerproto.ResultSchema, Phase: t.Phase, Backend: t.Backend, Model: t.Model,
 		Mapping: t.Mapping, StartedAt: time.Now().UTC()}
 	defer func() { res.FinishedAt = time.Now().UTC() }()
 	if err := r.WaitReady(ctx, t); err != nil {
@@ -207,7 +166,7 @@ func (r *Runner) Measure(ctx context.Context, t Task) (*Result, error) {
 	}
 	r.logf("engine ready at %s", t.EngineURL)
 	var err error
-	if t.Phase == PhasePrefill {
+	if t.Phase == workerproto.PhasePrefill {
 		err = r.prefill(ctx, t, res)
 	} else {
 		err = r.decode(ctx, t, res)
@@ -215,7 +174,7 @@ func (r *Runner) Measure(ctx context.Context, t Task) (*Result, error) {
 	return res, err
 }
 
-func (r *Runner) config(t Task, isl, osl, conc, count, warmup int, cal *loadgen.Calibration) loadgen.Config {
+func (r *Runner) config(t workerproto.Task, isl, osl, conc, count, warmup int, cal *loadgen.Calibration) loadgen.Config {
 	return loadgen.Config{
 		BaseURL: t.EngineURL, Model: t.Model, ISL: isl, OSL: osl,
 		Concurrency: conc, RequestCount: count, WarmupRequests: warmup,
@@ -241,7 +200,7 @@ func (r *Runner) run(ctx context.Context, cfg loadgen.Config) (*loadgen.Result, 
 	return res, e, nil
 }
 
-func (r *Runner) prefill(ctx context.Context, t Task, res *Result) error {
+func (r *Runner) prefill(ctx context.Context, t workerproto.Task, res *workerproto.Result) error {
 	dp := t.Mapping.AttnDP
 	for _, isl := range t.ISLs {
 		conc, warm := 1, WarmupPerDPRank
@@ -262,7 +221,7 @@ func (r *Runner) prefill(ctx context.Context, t Task, res *Result) error {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("isl %d: Failed to extract TTFT from AIPerf result", isl))
 			continue
 		}
-		res.Prefill = append(res.Prefill, PrefillPoint{ISL: isl, TTFTMs: ttft,
+		res.Prefill = append(res.Prefill, workerproto.PrefillPoint{ISL: isl, TTFTMs: ttft,
 			ThptPerGPU: float64(isl) / ttft / float64(t.Mapping.N) * 1000 * float64(dp), AIPerf: e})
 		r.logf("prefill %s isl %d: TTFT %.2f ms", t.Mapping.Label(), isl, ttft)
 	}
@@ -289,7 +248,7 @@ func PrefillTTFT(e loadgen.Export, attnDP int) (float64, bool) {
 	return v, v > 0
 }
 
-func (r *Runner) decode(ctx context.Context, t Task, res *Result) error {
+func (r *Runner) decode(ctx context.Context, t workerproto.Task, res *workerproto.Result) error {
 	kv, src, warns := r.KVCapacity(ctx, t)
 	res.MaxKVTokens, res.KVSource = kv, src
 	res.Warnings = append(res.Warnings, warns...)
@@ -307,7 +266,7 @@ func (r *Runner) decode(ctx context.Context, t Task, res *Result) error {
 		}
 		concs := t.Concurrencies
 		if len(concs) == 0 {
-			concs = profiler.NumRequestRange(dp, maxConc, t.Granularity)
+			concs = grid.NumRequestRange(dp, maxConc, t.Granularity)
 		}
 		r.logf("Sweeping num_request range based on maximum number of kv tokens: %v", concs)
 		for _, n := range concs {
@@ -319,7 +278,7 @@ func (r *Runner) decode(ctx context.Context, t Task, res *Result) error {
 				_, e, err2 := r.run(ctx, r.config(t, isl, t.OSL, n, n, WarmupPerDPRank, cals[isl]))
 				if err2 == nil && e.InterTokenLatency != nil && e.OutputTokenThroughput != nil {
 					ctxLen := float64(isl) + float64(t.OSL)/2
-					res.Decode = append(res.Decode, DecodePoint{ISL: isl, OSL: t.OSL, Concurrency: n,
+					res.Decode = append(res.Decode, workerproto.DecodePoint{ISL: isl, OSL: t.OSL, Concurrency: n,
 						ITLMs: e.InterTokenLatency.Avg, ThptPerGPU: e.OutputTokenThroughput.Avg / float64(max(t.Mapping.N, 1)),
 						ContextLength: ctxLen, KVUsage: ctxLen * float64(n) / float64(kv), AIPerf: e})
 					r.logf("decode %s isl %d n %d: ITL %.2f ms", t.Mapping.Label(), isl, n, e.InterTokenLatency.Avg)
@@ -363,13 +322,13 @@ func clientBound(isl, n int, e loadgen.Export) string {
 }
 
 // Summary is the short termination message (≤ 4 KiB).
-func Summary(res *Result, err error) string {
+func Summary(res *workerproto.Result, err error) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s %s: ", res.Phase, res.Backend, res.Mapping.Label())
 	switch {
 	case err != nil:
 		fmt.Fprintf(&b, "failed: %v", err)
-	case res.Phase == PhasePrefill:
+	case res.Phase == workerproto.PhasePrefill:
 		for i, p := range res.Prefill {
 			if i > 0 {
 				b.WriteString(", ")

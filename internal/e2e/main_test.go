@@ -24,10 +24,10 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/kubectl-dgdr/kubectl-dgdr/internal/testenv"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/admission"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
-	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cluster"
-	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/testenv"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/webhook"
 )
 
@@ -87,7 +87,7 @@ func run(m *testing.M) (int, error) {
 	if err := waitDiscovery(ctx, env); err != nil {
 		return 1, err
 	}
-	sch, err := cluster.NewScheme()
+	sch, err := api.NewScheme()
 	if err != nil {
 		return 1, err
 	}

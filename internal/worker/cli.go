@@ -1,3 +1,10 @@
+// Package worker is the runtime of the dgdr-worker image, the two
+// containers of an online profiling Job: `mocker` serves the engine
+// simulator, and `measure` waits for the engine beside it, reads its KV
+// capacity, runs the prefill or decode measurement of profiler.md
+// §6.4/§7.4/§12 with pkg/loadgen and hands the result to a Sink (a
+// ConfigMap owned by the DGDR). What the plugin and this runtime share
+// (the task, the result, env names, exit codes) is pkg/workerproto.
 package worker
 
 import (
@@ -19,13 +26,11 @@ import (
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/estimator"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/mocker"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/workerproto"
 )
 
-// ExitUsage is the exit code for a bad task: retrying cannot help, so the
-// Job's podFailurePolicy fails the Job on it.
-const ExitUsage = 2
-
-// UsageError marks errors that should exit with ExitUsage.
+// UsageError marks errors that should exit with workerproto.ExitUsage.
 type UsageError struct{ Err error }
 
 func (e *UsageError) Error() string { return e.Err.Error() }
@@ -95,7 +100,7 @@ func newMockerCmd(env Env) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Host, "host", "0.0.0.0", "listen address")
-	f.IntVar(&o.Port, "port", DefaultEnginePort, "listen port")
+	f.IntVar(&o.Port, "port", workerproto.DefaultEnginePort, "listen port")
 	f.StringVar(&o.ServedModelName, "served-model-name", "", "model name the API serves")
 	f.StringVar(&o.Model, "model", "", "estimator model (catalog name or HF id; default: the served name)")
 	f.StringVar(&o.System, "system", "h100_sxm", "estimator GPU system")
@@ -123,7 +128,7 @@ func (o *MockerOptions) Config(log io.Writer) (mocker.Config, error) {
 		Model: o.ServedModelName, BlockSize: o.BlockSize, NumGPUBlocks: o.NumGPUBlocks, MaxNumSeqs: o.MaxNumSeqs,
 		MaxModelLen: o.MaxModelLen, TimeScale: o.TimeScale, StartupDelay: o.StartupDelay, Log: log,
 	}
-	t := Task{Mapping: mappingOf(o.Kind, o.NumGPUs, o.TP, o.EP, o.AttnDP)}
+	t := workerproto.Task{Mapping: mappingOf(o.Kind, o.NumGPUs, o.TP, o.EP, o.AttnDP)}
 	t.Normalize()
 	m := t.Mapping
 	cfg.AttnDP = m.AttnDP
@@ -219,7 +224,7 @@ func (o *MockerOptions) Run(ctx context.Context, env Env) error {
 
 // MeasureOptions are the flags of `dgdr-worker measure`.
 type MeasureOptions struct {
-	Task           Task
+	Task           workerproto.Task
 	Labels         map[string]string
 	OutputFile     string
 	TerminationLog string
@@ -252,10 +257,10 @@ func newMeasureCmd(env Env) *cobra.Command {
 // Run measures and writes the result.
 func (o *MeasureOptions) Run(ctx context.Context, env Env) error {
 	t := o.Task
-	if r := env.Getenv(EnvNodeRank); r != "" {
+	if r := env.Getenv(workerproto.EnvNodeRank); r != "" {
 		n, err := strconv.Atoi(r)
 		if err != nil {
-			return &UsageError{fmt.Errorf("%s=%q is not an integer", EnvNodeRank, r)}
+			return &UsageError{fmt.Errorf("%s=%q is not an integer", workerproto.EnvNodeRank, r)}
 		}
 		t.Rank = n
 	}
@@ -266,8 +271,8 @@ func (o *MeasureOptions) Run(ctx context.Context, env Env) error {
 	var sink *ConfigMapSink
 	if t.ConfigMap != "" {
 		sink = &ConfigMapSink{
-			Namespace: env.Getenv(EnvNamespace), Name: t.ConfigMap,
-			DGDRName: env.Getenv(EnvDGDRName), DGDRUID: types.UID(env.Getenv(EnvDGDRUID)), Labels: o.Labels,
+			Namespace: env.Getenv(workerproto.EnvNamespace), Name: t.ConfigMap,
+			DGDRName: env.Getenv(workerproto.EnvDGDRName), DGDRUID: types.UID(env.Getenv(workerproto.EnvDGDRUID)), Labels: o.Labels,
 		}
 		mk := env.KubeClient
 		if mk == nil {
@@ -325,4 +330,8 @@ func inClusterClient() (kubernetes.Interface, error) {
 		return nil, err
 	}
 	return kubernetes.NewForConfig(cfg)
+}
+
+func mappingOf(kind string, n, tp, ep, dp int) results.Mapping {
+	return results.Mapping{Kind: kind, N: n, TP: tp, EP: ep, AttnDP: dp}
 }

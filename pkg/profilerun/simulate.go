@@ -1,4 +1,4 @@
-package cluster
+package profilerun
 
 import (
 	"cmp"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cluster"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profileconfig"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profiler"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
@@ -14,7 +15,7 @@ import (
 
 // Profiler runs one profile of a defaulted DGDR against discovered hardware.
 type Profiler interface {
-	Profile(ctx context.Context, dgdr *v1alpha1.DynamoGraphDeploymentRequest, s profileconfig.Settings, hw Hardware) (*results.Results, error)
+	Profile(ctx context.Context, dgdr *v1alpha1.DynamoGraphDeploymentRequest, s profileconfig.Settings, hw cluster.Hardware) (*results.Results, error)
 }
 
 // Simulation profiles with the analytic estimator (profiler.md §11): no GPU
@@ -32,7 +33,7 @@ type Simulation struct {
 func (s *Simulation) Log() []byte { return s.log }
 
 // Profile implements Profiler.
-func (s *Simulation) Profile(ctx context.Context, d *v1alpha1.DynamoGraphDeploymentRequest, st profileconfig.Settings, hw Hardware) (*results.Results, error) {
+func (s *Simulation) Profile(ctx context.Context, d *v1alpha1.DynamoGraphDeploymentRequest, st profileconfig.Settings, hw cluster.Hardware) (*results.Results, error) {
 	now := s.Now
 	if now == nil {
 		now = time.Now

@@ -15,9 +15,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/kubectl-dgdr/kubectl-dgdr/internal/worker"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/mocker"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
-	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/worker"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/workerproto"
 )
 
 func serve(t *testing.T, cfg mocker.Config) string {
@@ -37,7 +38,7 @@ func TestMeasureDecodeWritesConfigMap(t *testing.T) {
 	url := serve(t, mocker.Config{Model: "m", NumGPUBlocks: 64, BlockSize: 16,
 		Timing: mocker.FixedTiming{PrefillTime: 10 * time.Millisecond, DecodeTime: 5 * time.Millisecond}})
 	client := fake.NewSimpleClientset()
-	env := map[string]string{worker.EnvNamespace: "ns", worker.EnvDGDRName: "qwen", worker.EnvDGDRUID: "uid-1"}
+	env := map[string]string{workerproto.EnvNamespace: "ns", workerproto.EnvDGDRName: "qwen", workerproto.EnvDGDRUID: "uid-1"}
 	var out, errOut bytes.Buffer
 	term := filepath.Join(t.TempDir(), "termination-log")
 	cmd := worker.NewRootCmd(worker.Env{
@@ -62,7 +63,7 @@ func TestMeasureDecodeWritesConfigMap(t *testing.T) {
 	if cm.Labels["dgdr.nvidia.com/name"] != "qwen" || cm.Labels["dgdr.nvidia.com/phase"] != "decode" {
 		t.Fatalf("labels %v", cm.Labels)
 	}
-	res, err := worker.ReadResult(cm)
+	res, err := workerproto.ReadResult(cm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +94,7 @@ func TestMeasureDecodeWritesConfigMap(t *testing.T) {
 		t.Fatalf("second measure: %v", err)
 	}
 	cm, _ = client.CoreV1().ConfigMaps("ns").Get(ctx, "qwen-decode-tp1", metav1.GetOptions{})
-	if res, err := worker.ReadResult(cm); err != nil || len(res.Decode) != 1 || res.Decode[0].Concurrency != 2 {
+	if res, err := workerproto.ReadResult(cm); err != nil || len(res.Decode) != 1 || res.Decode[0].Concurrency != 2 {
 		t.Fatalf("updated result: %+v, %v", res, err)
 	}
 }
@@ -104,7 +105,7 @@ func TestMeasurePrefillDEPFormula(t *testing.T) {
 	const prefill = 100 * time.Millisecond
 	url := serve(t, mocker.Config{Model: "m", NumGPUBlocks: 1000, AttnDP: 2, MaxNumSeqs: 1,
 		Timing: mocker.FixedTiming{PrefillTime: prefill, DecodeTime: 20 * time.Millisecond}})
-	task := worker.Task{Phase: worker.PhasePrefill, Backend: "mocker", Model: "m",
+	task := workerproto.Task{Phase: workerproto.PhasePrefill, Backend: "mocker", Model: "m",
 		Mapping: results.Mapping{Kind: "DEP", N: 2}, ISLs: []int{64}, EngineURL: url}
 	task.Normalize()
 	if err := task.Validate(); err != nil {
@@ -137,7 +138,7 @@ func TestKVCapacityFallsBackToLog(t *testing.T) {
 	if err := os.WriteFile(path, log.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	task := worker.Task{Backend: "vllm", Mapping: results.Mapping{Kind: "TP", N: 1, TP: 1, EP: 1, AttnDP: 1},
+	task := workerproto.Task{Backend: "vllm", Mapping: results.Mapping{Kind: "TP", N: 1, TP: 1, EP: 1, AttnDP: 1},
 		MetricsURL: "http://127.0.0.1:1/metrics", EngineLog: path}
 	kv, src, warns := (&worker.Runner{}).KVCapacity(context.Background(), task)
 	if kv != 1600 || src != "log" || len(warns) == 0 {
@@ -161,7 +162,7 @@ func TestMeasureUsageErrors(t *testing.T) {
 		err := cmd.Execute()
 		var ue *worker.UsageError
 		if err == nil || !asUsage(err, &ue) {
-			t.Errorf("%v: %v; want a usage error (exit %d)", args, err, worker.ExitUsage)
+			t.Errorf("%v: %v; want a usage error (exit %d)", args, err, workerproto.ExitUsage)
 		}
 	}
 }
@@ -179,22 +180,4 @@ func asUsage(err error, ue **worker.UsageError) bool {
 		e = u.Unwrap()
 	}
 	return false
-}
-
-func TestTaskArgsRoundTrip(t *testing.T) {
-	in := worker.Task{Phase: "decode", Backend: "sglang", Model: "m", Mapping: results.Mapping{Kind: "DEP", N: 8, TP: 1, EP: 8, AttnDP: 8},
-		ISLs: []int{100, 6843}, OSL: 500, Granularity: 6, Concurrencies: []int{8, 16}, EngineURL: "http://x:8000",
-		EngineLog: "/l", ReadyTimeout: time.Minute, ConfigMap: "cm"}
-	cmd := worker.NewRootCmd(worker.Env{})
-	var out worker.Task
-	fs := cmd.Flags()
-	out.BindFlags(fs)
-	if err := fs.Parse(in.Args()); err != nil {
-		t.Fatal(err)
-	}
-	out.Normalize()
-	in.Normalize()
-	if strings.Join(out.Args(), " ") != strings.Join(in.Args(), " ") {
-		t.Fatalf("round trip:\n%v\n%v", in.Args(), out.Args())
-	}
 }

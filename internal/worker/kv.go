@@ -7,14 +7,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-)
 
-// Backends the measure container knows. The simulator speaks vLLM's metrics.
-const (
-	BackendVLLM   = "vllm"
-	BackendSGLang = "sglang"
-	BackendTRTLLM = "trtllm"
-	BackendMocker = "mocker"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/workerproto"
 )
 
 // TRTLLMDefaultKVTokens is the reference profiler's fallback when the
@@ -38,7 +32,7 @@ func KVFromMetrics(backend string, samples []Sample, attnDP int) (int, error) {
 	}
 	var metric string
 	switch backend {
-	case BackendVLLM, BackendMocker:
+	case workerproto.BackendVLLM, workerproto.BackendMocker:
 		metric = "vllm:cache_config_info"
 		for _, s := range samples {
 			if s.Name != metric {
@@ -51,7 +45,7 @@ func KVFromMetrics(backend string, samples []Sample, attnDP int) (int, error) {
 			}
 			add(s, float64(blocks)*float64(bs))
 		}
-	case BackendSGLang:
+	case workerproto.BackendSGLang:
 		metric = "sglang:max_total_num_tokens"
 		for _, s := range samples {
 			if s.Name == metric && s.Value > 0 {
@@ -129,7 +123,7 @@ func KVFromLog(backend, log string, attnDP int) (int, string, error) {
 	attnDP = max(attnDP, 1)
 	lines := strings.Split(log, "\n")
 	switch backend {
-	case BackendVLLM, BackendMocker:
+	case workerproto.BackendVLLM, workerproto.BackendMocker:
 		for _, l := range lines {
 			_, after, ok := strings.Cut(l, "Maximum concurrency for")
 			if !ok {
@@ -149,7 +143,7 @@ func KVFromLog(backend, log string, attnDP int) (int, string, error) {
 			return total, fmt.Sprintf("Found KV cache: %d per rank x %d = %d total", per, attnDP, total), nil
 		}
 		return 0, "", fmt.Errorf("no `Maximum concurrency for` line in the vLLM log")
-	case BackendSGLang:
+	case workerproto.BackendSGLang:
 		for _, l := range lines {
 			if !strings.Contains(l, "KV Cache is allocated") || !strings.Contains(l, "#tokens:") {
 				continue
@@ -163,7 +157,7 @@ func KVFromLog(backend, log string, attnDP int) (int, string, error) {
 			}
 		}
 		return 0, "", fmt.Errorf("no `KV Cache is allocated ... #tokens:` line in the SGLang log")
-	case BackendTRTLLM:
+	case workerproto.BackendTRTLLM:
 		found := -1
 		for _, l := range lines { // the last match wins (issue #6905)
 			if !strings.Contains(l, "Allocated") || !strings.Contains(l, "for max tokens in paged KV cache") {
