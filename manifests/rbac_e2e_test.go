@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/testenv"
+	"github.com/kubectl-dgdr/kubectl-dgdr/internal/testenv"
 )
 
 // TestPluginRBACPerNamespace applies manifests/rbac/team-binding to the real
