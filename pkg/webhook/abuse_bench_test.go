@@ -67,8 +67,8 @@ func hostileBodies(b *testing.B) map[string][]byte {
 	big := review(b, admissionv1.Create, obj("Qwen/Qwen3-0.6B", sla), nil)
 	big = append(big[:len(big)-1], append(append([]byte(`,"pad":"`), bytes.Repeat([]byte("x"), 10<<20)...), `"}`...)...)
 	return map[string][]byte{
-		"8000-keys":   review(b, admissionv1.Create, obj("Qwen/Qwen3-0.6B", keys.String()), nil),
-		"1MB-string":  review(b, admissionv1.Create, obj(strings.Repeat("q", 1<<20), sla), nil),
+		"8000-keys":  review(b, admissionv1.Create, obj("Qwen/Qwen3-0.6B", keys.String()), nil),
+		"1MB-string": review(b, admissionv1.Create, obj(strings.Repeat("q", 1<<20), sla), nil),
 		// json.Marshal refuses the depth itself: spliced in as bytes.
 		"100k-nested": bytes.Replace(review(b, admissionv1.Create, obj("Qwen/Qwen3-0.6B", `"DEEP"`), nil), []byte(`"DEEP"`), []byte(deep), 1),
 		"10MB-body":   big,

@@ -333,7 +333,9 @@ func TestE2E(t *testing.T) {
 			{func(d *v1alpha1.DynamoGraphDeploymentRequest) { d.Spec.ProfilingConfig.Config.Raw = keys(252) },
 				`and 232 more errors]`},
 			// A terminal escape in spec.model.
-			{func(d *v1alpha1.DynamoGraphDeploymentRequest) { d.Spec.Model = "Qwen/Qwen3-0.6B\x1b]0;PWNED\x07\x1b[2J" },
+			{func(d *v1alpha1.DynamoGraphDeploymentRequest) {
+				d.Spec.Model = "Qwen/Qwen3-0.6B\x1b]0;PWNED\x07\x1b[2J"
+			},
 				`spec.model must not contain control or formatting characters (found U+001B)`},
 			// 2,000 labels.
 			{func(d *v1alpha1.DynamoGraphDeploymentRequest) {
