@@ -237,7 +237,7 @@ func (r *podRun) prepare(ctx context.Context) error {
 		return err
 	}
 	p := r.pod
-	if p.Spec.ServiceAccountName == "" || (p.Spec.AutomountServiceAccountToken != nil && !*p.Spec.AutomountServiceAccountToken) {
+	if p.Spec.ServiceAccountName == "" || (!automounts(p) && projectedTokenVolume(p) == "") {
 		return nil
 	}
 	var tok *authv1.TokenRequest
@@ -316,7 +316,7 @@ func (r *podRun) startCtr(ctx context.Context, c *ctr) error {
 	defer logf.Close()
 	attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	var cmd *exec.Cmd
-	if r.saDir != "" {
+	if r.saDir != "" && (automounts(r.pod) || mountsAt(&c.c, projectedTokenVolume(r.pod), saMount)) {
 		// A private mount namespace puts the pod's token where client-go's
 		// in-cluster config looks, for this process only.
 		attr.Unshareflags = syscall.CLONE_NEWNS
@@ -520,4 +520,36 @@ func (r *podRun) writeStatus(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// automounts reports whether every container gets the token, as the
+// kubelet does unless automountServiceAccountToken is false.
+func automounts(p *corev1.Pod) bool {
+	return p.Spec.AutomountServiceAccountToken == nil || *p.Spec.AutomountServiceAccountToken
+}
+
+// projectedTokenVolume names the pod's projected volume holding a
+// ServiceAccount token, or "".
+func projectedTokenVolume(p *corev1.Pod) string {
+	for _, v := range p.Spec.Volumes {
+		if v.Projected == nil {
+			continue
+		}
+		for _, src := range v.Projected.Sources {
+			if src.ServiceAccountToken != nil {
+				return v.Name
+			}
+		}
+	}
+	return ""
+}
+
+// mountsAt reports whether c mounts volume at path.
+func mountsAt(c *corev1.Container, volume, path string) bool {
+	for _, m := range c.VolumeMounts {
+		if volume != "" && m.Name == volume && m.MountPath == path {
+			return true
+		}
+	}
+	return false
 }
