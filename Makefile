@@ -32,8 +32,9 @@ build: ## Build kubectl-dgdr and webhook into bin/
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/webhook ./cmd/webhook
 
 .PHONY: test
-test: lint testbin ensure-numpy ## Run every check: lint, unit, control-plane e2e, then the release check
+test: lint testbin ensure-numpy ## Run every check: lint, unit, control-plane e2e, the fuzz smoke, then the release check
 	go test $(GO_TEST_FLAGS) -p $(GO_TEST_P) ./...
+	$(MAKE) --no-print-directory fuzz-smoke
 	$(MAKE) --no-print-directory release-check
 
 .PHONY: ensure-numpy

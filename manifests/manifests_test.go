@@ -112,7 +112,7 @@ func TestInstallInvariants(t *testing.T) {
 				t.Error("the test-only DGD CRD leaked into the install")
 			}
 			for _, u := range r.all {
-				namespaced := !slices.Contains([]string{"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding",
+				namespaced := !slices.Contains([]string{"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "PriorityClass",
 					"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"}, u.GetKind())
 				if namespaced && u.GetNamespace() != r.namespace {
 					t.Errorf("%s %s is in namespace %q, want %q", u.GetKind(), u.GetName(), u.GetNamespace(), r.namespace)
@@ -347,5 +347,52 @@ func TestBuildConcurrent(t *testing.T) {
 	}
 	if _, err := Build("no/such/dir"); err == nil {
 		t.Error("building a missing directory must fail")
+	}
+}
+
+// TestDeploymentHardening: a pinned image, replicas on distinct nodes, a
+// priority class, GOMEMLIMIT's source, probes and metrics on the pod IP
+// with a NetworkPolicy, and timeouts set.
+func TestDeploymentHardening(t *testing.T) {
+	for _, v := range variants {
+		t.Run(v, func(t *testing.T) {
+			r := render(t, v)
+			spec := r.deploy.Spec.Template.Spec
+			c := spec.Containers[0]
+			name, tag, ok := strings.Cut(c.Image, ":")
+			if !ok || tag == "latest" || !strings.HasPrefix(tag, "v") || strings.Contains(name, "@") {
+				t.Errorf("image %q is not pinned to a release tag", c.Image)
+			}
+			if len(spec.TopologySpreadConstraints) == 0 || spec.TopologySpreadConstraints[0].WhenUnsatisfiable != corev1.DoNotSchedule ||
+				spec.TopologySpreadConstraints[0].TopologyKey != "kubernetes.io/hostname" {
+				t.Errorf("replicas are not spread across nodes with DoNotSchedule: %+v", spec.TopologySpreadConstraints)
+			}
+			if spec.PriorityClassName == "" || r.find("PriorityClass", spec.PriorityClassName) == nil {
+				t.Errorf("priorityClassName %q is not shipped", spec.PriorityClassName)
+			}
+			env := map[string]corev1.EnvVar{}
+			for _, e := range c.Env {
+				env[e.Name] = e
+			}
+			if e := env["MEMORY_LIMIT"]; e.ValueFrom == nil || e.ValueFrom.ResourceFieldRef == nil || e.ValueFrom.ResourceFieldRef.Resource != "limits.memory" {
+				t.Error("MEMORY_LIMIT does not come from the container's memory limit (downward API)")
+			}
+			if e := env["POD_IP"]; e.ValueFrom == nil || e.ValueFrom.FieldRef == nil || e.ValueFrom.FieldRef.FieldPath != "status.podIP" {
+				t.Error("POD_IP does not come from status.podIP")
+			}
+			for _, f := range []string{"health-probe-bind-address", "metrics-bind-address"} {
+				if a, _ := argValue(c.Args, f); !strings.HasPrefix(a, "$(POD_IP):") {
+					t.Errorf("--%s=%s is not bound to the pod IP", f, a)
+				}
+			}
+			for _, f := range []string{"read-timeout", "write-timeout"} {
+				if _, ok := argValue(c.Args, f); !ok {
+					t.Errorf("--%s not set", f)
+				}
+			}
+			if r.find("NetworkPolicy", "dgdr-webhook") == nil {
+				t.Error("no NetworkPolicy")
+			}
+		})
 	}
 }

@@ -21,3 +21,18 @@ bench-webhook: ## Benchmark admission latency on loopback TLS against no-op hand
 .PHONY: fuzz-webhook
 fuzz-webhook: ## Fuzz raw AdmissionReview bodies through both handlers (FUZZTIME, default 60s)
 	go test -run '^$$' -fuzz FuzzAdmissionReview -fuzztime $${FUZZTIME:-60s} ./pkg/webhook/
+
+# The abuse load test and the soak of issue 17 (not part of `make test`).
+# Both run the server like the Deployment: pinned to one CPU, GOMAXPROCS=1,
+# GOMEMLIMIT at 90 % of its 128 MiB memory limit.
+.PHONY: bench-webhook-abuse
+bench-webhook-abuse: ## Hostile reviews against 2,000 valid reviews/s: RSS, p99, errors (BENCH_SECONDS, default 20)
+	@mkdir -p bin
+	go test -c -o $(WEBHOOK_BENCH_BIN) ./pkg/webhook/
+	cd pkg/webhook && BENCH_SERVER_CPU=1 taskset -c 0 ../../$(WEBHOOK_BENCH_BIN) -test.run '^$$' -test.bench BenchmarkAdmissionAbuse -test.benchtime 1x
+
+.PHONY: bench-webhook-soak
+bench-webhook-soak: ## 2,000 valid reviews/s for BENCH_SOAK_SECONDS (default 600): p99 and RSS per window
+	@mkdir -p bin
+	go test -c -o $(WEBHOOK_BENCH_BIN) ./pkg/webhook/
+	cd pkg/webhook && BENCH_SERVER_CPU=1 taskset -c 0 ../../$(WEBHOOK_BENCH_BIN) -test.run '^$$' -test.bench BenchmarkAdmissionSoak -test.benchtime 1x -test.timeout 0

@@ -23,6 +23,9 @@ import (
 	"k8s.io/utils/ptr"
 )
 
+// saMount is where client-go's in-cluster config reads its token and CA.
+const saMount = "/var/run/secrets/kubernetes.io/serviceaccount"
+
 // ctr is one container of a pod and its current process.
 type ctr struct {
 	c         corev1.Container
@@ -234,7 +237,7 @@ func (r *podRun) prepare(ctx context.Context) error {
 		return err
 	}
 	p := r.pod
-	if p.Spec.ServiceAccountName == "" || (p.Spec.AutomountServiceAccountToken != nil && !*p.Spec.AutomountServiceAccountToken) {
+	if p.Spec.ServiceAccountName == "" || (!automounts(p) && projectedTokenVolume(p) == "") {
 		return nil
 	}
 	var tok *authv1.TokenRequest
@@ -314,7 +317,7 @@ func (r *podRun) startCtr(ctx context.Context, c *ctr) error {
 	defer logf.Close()
 	attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	var cmd *exec.Cmd
-	if r.saDir != "" {
+	if r.saDir != "" && (automounts(r.pod) || mountsAt(&c.c, projectedTokenVolume(r.pod), saMount)) {
 		// A private mount namespace puts the pod's token where client-go's
 		// in-cluster config looks, for this process only.
 		attr.Unshareflags = syscall.CLONE_NEWNS
@@ -518,4 +521,36 @@ func (r *podRun) writeStatus(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// automounts reports whether every container gets the token, as the
+// kubelet does unless automountServiceAccountToken is false.
+func automounts(p *corev1.Pod) bool {
+	return p.Spec.AutomountServiceAccountToken == nil || *p.Spec.AutomountServiceAccountToken
+}
+
+// projectedTokenVolume names the pod's projected volume holding a
+// ServiceAccount token, or "".
+func projectedTokenVolume(p *corev1.Pod) string {
+	for _, v := range p.Spec.Volumes {
+		if v.Projected == nil {
+			continue
+		}
+		for _, src := range v.Projected.Sources {
+			if src.ServiceAccountToken != nil {
+				return v.Name
+			}
+		}
+	}
+	return ""
+}
+
+// mountsAt reports whether c mounts volume at path.
+func mountsAt(c *corev1.Container, volume, path string) bool {
+	for _, m := range c.VolumeMounts {
+		if volume != "" && m.Name == volume && m.MountPath == path {
+			return true
+		}
+	}
+	return false
 }

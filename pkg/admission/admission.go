@@ -6,9 +6,7 @@
 package admission
 
 import (
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
 )
@@ -22,15 +20,6 @@ const (
 
 // GroupKind is the DGDR's group and kind, for Invalid errors.
 var groupKind = schema.GroupKind{Group: v1alpha1.GroupVersion.Group, Kind: v1alpha1.DGDRKind}
-
-// InvalidError turns field errors into the API's 422 Invalid status, so kubectl
-// prints one line per field and clients can read the causes.
-func InvalidError(name string, errs field.ErrorList) error {
-	if len(errs) == 0 {
-		return nil
-	}
-	return apierrors.NewInvalid(groupKind, name, errs)
-}
 
 // SpecFrozen reports whether spec edits are refused in this state (E8).
 func SpecFrozen(s v1alpha1.State) bool {

@@ -1,9 +1,9 @@
 package admission
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -34,8 +34,11 @@ func Default(dgdr *v1alpha1.DynamoGraphDeploymentRequest) (warnings []string, er
 		ref.Key = DefaultConfigMapKey
 	}
 	raw := dgdr.Spec.ProfilingConfig.Config
-	if raw == nil || len(strings.TrimSpace(string(raw.Raw))) == 0 || string(raw.Raw) == "null" {
+	if raw == nil || len(bytes.TrimSpace(raw.Raw)) == 0 || string(raw.Raw) == "null" {
 		return nil, nil
+	}
+	if e := checkConfigJSON(raw.Raw); e != nil {
+		return nil, InvalidError(dgdr.Name, field.ErrorList{e})
 	}
 	cfg, perr := pc.FromJSON(raw)
 	if perr != nil {

@@ -119,6 +119,9 @@ func readPlan(dgdr *v1alpha1.DynamoGraphDeploymentRequest, c *pc.Config) *plan {
 // resolveModel finds the model: in AI Configurator mode by sweep.aic_hf_id,
 // spec.model or an AI Configurator model name; otherwise by spec.model only.
 func (p *plan) resolveModel(dgdr *v1alpha1.DynamoGraphDeploymentRequest, c *pc.Config) {
+	if len(dgdr.Spec.Model) > MaxModelLen {
+		return // refused by spec(); not worth a catalog lookup
+	}
 	if !p.aic {
 		if m, err := estimator.LookupModel(dgdr.Spec.Model); err == nil {
 			p.model, p.modelID = m, dgdr.Spec.Model
@@ -264,21 +267,28 @@ func (v *validator) hardwareAndModel(bad map[string]bool) {
 }
 
 // aicHeads is E14's head rule: every swept TP divides the heads, heads/TP >= 4.
+// Without a maximum the mutating step fills the largest allowed TP (Default),
+// so the validator alone refuses only a minimum above every allowed TP: the
+// result is the same with or without the mutating step.
 func (v *validator) aicHeads(p *plan, minSp, maxSp string) {
-	if !p.hasMax {
-		return // Default fills it; without it the planner derives a valid one
-	}
 	lo := int64(1)
 	if p.hasMin {
 		lo = p.min
 	}
-	for _, n := range sweptCounts(lo, p.max) {
+	hi := p.max
+	if !p.hasMax {
+		if aicMaxTP(p.model.Heads, p.maxRecommended()) >= lo {
+			return
+		}
+		hi = max(lo, p.maxRecommended())
+	}
+	for _, n := range sweptCounts(lo, hi) {
 		err := estimator.AICCheckTP(p.model.Heads, int(n))
 		if err == nil {
 			continue
 		}
 		hwPath := pc.BasePath.Child("hardware")
-		if best := aicMaxTP(p.model.Heads, p.max); best >= lo && best > 0 {
+		if best := aicMaxTP(p.model.Heads, hi); p.hasMax && best >= lo && best > 0 {
 			v.err(field.Invalid(hwPath.Child(maxSp), p.max, fmt.Sprintf(
 				"%v; set spec.profilingConfig.config.hardware.%s to %d", err, maxSp, best)))
 		} else {

@@ -1,6 +1,7 @@
 package admission
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -126,9 +127,15 @@ func (v *validator) warn(format string, args ...any) {
 // spec checks the typed fields outside profilingConfig.config.
 func (v *validator) spec() {
 	s := &v.dgdr.Spec
+	modelPath := specPath.Child("model")
 	if strings.TrimSpace(s.Model) == "" {
-		v.err(field.Required(specPath.Child("model"),
+		v.err(field.Required(modelPath,
 			"model is required; set spec.model to the Hugging Face id of the model to deploy, e.g. Qwen/Qwen3-0.6B"))
+	} else if len(s.Model) > MaxModelLen {
+		v.err(field.TooLong(modelPath, "", MaxModelLen))
+	} else if r, bad := badRune(s.Model); bad {
+		v.err(field.Invalid(modelPath, s.Model, fmt.Sprintf(
+			"spec.model must not contain control or formatting characters (found %U); set it to a Hugging Face id such as Qwen/Qwen3-0.6B", r)))
 	}
 	switch s.Backend {
 	case v1alpha1.BackendVLLM, v1alpha1.BackendSGLang, v1alpha1.BackendTRTLLM:
@@ -144,7 +151,7 @@ func (v *validator) spec() {
 	if strings.TrimSpace(s.ProfilingConfig.ProfilerImage) == "" {
 		v.err(field.Required(pcPath.Child("profilerImage"),
 			"spec.profilingConfig.profilerImage is required; set it to the runtime image of the backend, e.g. nvcr.io/nvidia/ai-dynamo/vllm-runtime:0.6.1"))
-	} else if strings.ContainsAny(s.ProfilingConfig.ProfilerImage, " \t\n") {
+	} else if _, bad := badRune(s.ProfilingConfig.ProfilerImage); bad || strings.ContainsAny(s.ProfilingConfig.ProfilerImage, " \t\n") {
 		v.err(field.Invalid(pcPath.Child("profilerImage"), s.ProfilingConfig.ProfilerImage,
 			"spec.profilingConfig.profilerImage must be an image reference without spaces, e.g. nvcr.io/nvidia/ai-dynamo/vllm-runtime:0.6.1"))
 	}
@@ -189,7 +196,11 @@ func (v *validator) overrides() {
 					"spec.deploymentOverrides.labels[%s] is managed by the DGDR controller and cannot be overridden; remove this label", k)))
 			}
 		}
-		v.errs = append(v.errs, metav1validation.ValidateLabels(o.Labels, overridesPath.Child("labels"))...)
+		if len(o.Labels) > MaxLabels {
+			v.err(field.TooMany(overridesPath.Child("labels"), len(o.Labels), MaxLabels))
+		} else {
+			v.errs = append(v.errs, metav1validation.ValidateLabels(o.Labels, overridesPath.Child("labels"))...)
+		}
 	}
 	if len(name) > MaxDGDNameLen {
 		v.warn("DynamoGraphDeployment name %q (%d chars) may exceed the 45-character limit together with worker service names such as VllmPrefillWorker; set spec.deploymentOverrides.name", name, len(name))
@@ -199,9 +210,13 @@ func (v *validator) overrides() {
 // config checks spec.profilingConfig.config.
 func (v *validator) config() {
 	raw := v.dgdr.Spec.ProfilingConfig.Config
-	if raw == nil || len(strings.TrimSpace(string(raw.Raw))) == 0 || string(raw.Raw) == "null" {
+	if raw == nil || len(bytes.TrimSpace(raw.Raw)) == 0 || string(raw.Raw) == "null" {
 		v.err(field.Required(pc.BasePath,
 			"spec.profilingConfig.config is required and must not be empty; add at least the sla block, e.g. {sla: {isl: 3000, osl: 150, ttft: 200, itl: 20}}"))
+		return
+	}
+	if e := checkConfigJSON(raw.Raw); e != nil {
+		v.err(e)
 		return
 	}
 	cfg, err := pc.FromJSON(raw)
@@ -310,11 +325,18 @@ func (v *validator) sla() {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	unknown := 0
 	for _, k := range keys {
 		if slaHints[k] != "" {
 			continue
 		}
+		unknown++
 		msg := fmt.Sprintf("unknown key %q in sla: the sla block takes only isl, osl, ttft and itl", k)
+		// Past what one answer lists, only the count matters: no did-you-mean.
+		if unknown > MaxReportedErrors {
+			v.err(field.Invalid(slaPath.Child(k), "", msg))
+			continue
+		}
 		if s := suggest(k, pc.SLAKeys); s != "" {
 			msg = fmt.Sprintf("unknown key %q in sla: did you mean %s? The sla block takes only isl, osl, ttft and itl", k, s)
 		}

@@ -132,7 +132,7 @@ var invalidCases = []struct {
 	{"zero itl", `sla: {isl: 3000, osl: 150, ttft: 200, itl: 0}`, nil, slaP + ".itl", "sla.itl must be positive"},
 	{"ttft below 0.01 ms", `sla: {isl: 3000, osl: 150, ttft: 0.001, itl: 20}`, nil, slaP + ".ttft", "sla.ttft (0.001 ms) is below 0.01 ms"},
 	{"absurd isl", `sla: {isl: 20000000, osl: 150, ttft: 200, itl: 20}`, nil, slaP + ".isl", "sla.isl (20000000 tokens) is above 10000000"},
-	{"non-finite ttft", `json:{"sla":{"isl":3000,"osl":150,"ttft":1e999,"itl":20}}`, nil, slaP + ".ttft", "sla.ttft must be a finite number"},
+	{"non-finite ttft", `json:{"sla":{"isl":3000,"osl":150,"ttft":1e999,"itl":20}}`, nil, slaP + ".ttft", "must be a finite number: this one is beyond the range of a 64-bit float"},
 	{"boolean itl", `sla: {isl: 3000, osl: 150, ttft: 200, itl: true}`, nil, slaP + ".itl", "sla.itl must be a number, got boolean"},
 	{"typo tftt", `sla: {isl: 3000, osl: 150, ttft: 200, itl: 20, tftt: 100}`, nil, slaP + ".tftt", `unknown key "tftt" in sla: did you mean ttft?`},
 	{"unknown sla key", `sla: {isl: 3000, osl: 150, ttft: 200, itl: 20, e2e: 1000}`, nil, slaP + ".e2e", "the sla block takes only isl, osl, ttft and itl"},

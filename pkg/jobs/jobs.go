@@ -301,7 +301,7 @@ func Build(s Spec) (*Objects, error) {
 		return nil, err
 	}
 	measure := s.measureContainer(name)
-	volumes := []corev1.Volume{{Name: "engine-logs", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	volumes := []corev1.Volume{{Name: "engine-logs", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}, workerTokenVolume()}
 	if s.backend() != BackendMocker {
 		shm := &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}
 		if s.ShmSize != "" {
@@ -314,8 +314,11 @@ func Build(s Spec) (*Objects, error) {
 		}
 	}
 	pod := corev1.PodSpec{
-		RestartPolicy:                 corev1.RestartPolicyNever,
-		ServiceAccountName:            WorkerServiceAccount,
+		RestartPolicy:      corev1.RestartPolicyNever,
+		ServiceAccountName: WorkerServiceAccount,
+		// The engine (a user-chosen image) gets no token: only the
+		// measure container mounts one (workerTokenVolume).
+		AutomountServiceAccountToken:  ptr.To(false),
 		EnableServiceLinks:            ptr.To(false),
 		TerminationGracePeriodSeconds: ptr.To[int64](30),
 		InitContainers:                []corev1.Container{engine},
@@ -426,13 +429,35 @@ func (s *Spec) measureContainer(name string) corev1.Container {
 			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")},
 			Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")},
 		},
-		VolumeMounts:             []corev1.VolumeMount{{Name: "engine-logs", MountPath: EngineLogDir, ReadOnly: true}},
+		VolumeMounts: []corev1.VolumeMount{{Name: "engine-logs", MountPath: EngineLogDir, ReadOnly: true},
+			{Name: workerTokenVolumeName, MountPath: serviceAccountDir, ReadOnly: true}},
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 		SecurityContext: &corev1.SecurityContext{
 			RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](65532), AllowPrivilegeEscalation: ptr.To(false),
 			ReadOnlyRootFilesystem: ptr.To(true), Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 		},
 	}
+}
+
+// The measure container's own ServiceAccount token, where client-go's
+// in-cluster config reads it: what the kubelet would mount into every
+// container, projected into this one alone.
+const (
+	workerTokenVolumeName = "worker-token"
+	serviceAccountDir     = "/var/run/secrets/kubernetes.io/serviceaccount"
+)
+
+func workerTokenVolume() corev1.Volume {
+	return corev1.Volume{Name: workerTokenVolumeName, VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+		DefaultMode: ptr.To[int32](0o444), // read by the measure container's non-root user
+		Sources: []corev1.VolumeProjection{
+			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: ptr.To[int64](3600)}},
+			{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "kube-root-ca.crt"},
+				Items: []corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}}}},
+			{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{{Path: "namespace",
+				FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.namespace"}}}}},
+		},
+	}}}
 }
 
 func nodeRankEnv() corev1.EnvVar {

@@ -295,3 +295,30 @@ func TestEnginePort(t *testing.T) {
 		t.Fatal("the dist-init port must be refused as engine port")
 	}
 }
+
+// TestOnlyMeasureGetsToken: the pod mounts no ServiceAccount token by
+// default; the measure container alone mounts a projected one, so the
+// engine (any image the user names) cannot act as the worker.
+func TestOnlyMeasureGetsToken(t *testing.T) {
+	for name, s := range goldenSpecs() {
+		o, err := Build(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pod := o.Job.Spec.Template.Spec
+		if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
+			t.Errorf("%s: automountServiceAccountToken is not false", name)
+		}
+		for _, c := range append(append([]corev1.Container{}, pod.InitContainers...), pod.Containers...) {
+			mounted := false
+			for _, m := range c.VolumeMounts {
+				if m.MountPath == serviceAccountDir {
+					mounted = m.Name == workerTokenVolumeName && m.ReadOnly
+				}
+			}
+			if mounted != (c.Name == MeasureContainer) {
+				t.Errorf("%s: container %s token mounted %v", name, c.Name, mounted)
+			}
+		}
+	}
+}

@@ -286,20 +286,20 @@ func TestWriteAtomic(t *testing.T) {
 		t.Fatal("foreign file lost")
 	}
 
-	// A previous profile is replaced as a whole.
+	// A previous profile is replaced as a whole, a smaller one included:
+	// the plots of the first are gone after a --no-plots run.
 	_ = os.Remove(filepath.Join(dir, "precious.txt"))
 	if _, err := Write(dir, r, typicalInputs("vllm", "")); err != nil {
 		t.Fatal(err)
 	}
-	_ = os.WriteFile(filepath.Join(dir, "stale.txt"), []byte("x"), 0o644)
 	in = typicalInputs("vllm", "")
 	in.NoPlots = true
 	files, err := Write(dir, r, in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "stale.txt")); err == nil {
-		t.Error("stale file of the previous profile survived the replacement")
+	if _, err := os.Stat(filepath.Join(dir, FileCostSLA)); err == nil {
+		t.Error("a plot of the previous profile survived the replacement")
 	}
 	for _, f := range files {
 		if strings.HasSuffix(f, ".png") {

@@ -56,7 +56,8 @@ type timedServer struct {
 	took map[string][]time.Duration
 }
 
-func (t *timedServer) Register(path string, h http.Handler) {
+func (t *timedServer) Register(path string, hook http.Handler) {
+	h := guard(hook) // the guard is timed too; guard passes the wrapper below through
 	t.Server.Register(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t0 := time.Now()
 		h.ServeHTTP(w, r)
@@ -97,9 +98,12 @@ func serveBench(spec string) int {
 		fmt.Fprintln(os.Stderr, "bad", benchServeEnv, spec)
 		return 2
 	}
-	tlsOpts, _ := TLSOpts("1.2", false)
-	srv := &timedServer{Server: crwebhook.NewServer(crwebhook.Options{Host: "127.0.0.1", Port: port, CertDir: dir, TLSOpts: tlsOpts}),
-		took: map[string][]time.Duration{}}
+	inner, err := NewServer(Options{Host: "127.0.0.1", Port: port, CertDir: dir, TLSMinVersion: "1.2", Log: logr.Discard()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	srv := &timedServer{Server: inner, took: map[string][]time.Duration{}}
 	defer srv.report()
 	Register(srv, NewScheme())
 	srv.Register(benchNoop, &ctrladmission.Webhook{Handler: ctrladmission.HandlerFunc(
@@ -127,7 +131,7 @@ func serveBench(spec string) int {
 
 // startBenchServer starts the child server and returns its base URL and a
 // stop function.
-func startBenchServer(b *testing.B) (url string, pid int, pinned bool, stop func()) {
+func startBenchServer(b *testing.B, extraEnv ...string) (url string, pid int, pinned bool, stop func()) {
 	dir := b.TempDir()
 	data, err := (&CertRotator{Namespace: "bench", ServiceName: "bench"}).issue(nil)
 	if err != nil {
@@ -146,7 +150,7 @@ func startBenchServer(b *testing.B) (url string, pid int, pinned bool, stop func
 	_ = ln.Close()
 
 	argv := []string{os.Args[0], "-test.run=^$", "-test.bench=^$"}
-	env := append(os.Environ(), benchServeEnv+"="+dir+"|"+strconv.Itoa(port))
+	env := append(append(os.Environ(), benchServeEnv+"="+dir+"|"+strconv.Itoa(port)), extraEnv...)
 	if cpu := os.Getenv("BENCH_SERVER_CPU"); cpu != "" {
 		if ts, err := exec.LookPath("taskset"); err == nil {
 			argv = append([]string{ts, "-c", cpu}, argv...)

@@ -311,6 +311,58 @@ func TestE2E(t *testing.T) {
 		}
 	})
 
+	t.Run("hostile objects refused, a valid one admitted right after", func(t *testing.T) {
+		ns := e.namespace(t, "hostile")
+		keys := func(n int) []byte {
+			var b strings.Builder
+			b.WriteString(`{"sla":{"isl":3000,"osl":150,"ttft":200,"itl":20`)
+			for i := range n {
+				fmt.Fprintf(&b, `,"unknown_key_%d":1`, i)
+			}
+			b.WriteString(`}}`)
+			return []byte(b.String())
+		}
+		for i, tc := range []struct {
+			mod  func(d *v1alpha1.DynamoGraphDeploymentRequest)
+			want string
+		}{
+			// 8,000 unknown keys (about 180 kB): refused by the size cap.
+			{func(d *v1alpha1.DynamoGraphDeploymentRequest) { d.Spec.ProfilingConfig.Config.Raw = keys(8000) },
+				`spec.profilingConfig.config: Invalid value: "<`},
+			// 252 unknown keys, under every cap: 20 listed, the rest counted.
+			{func(d *v1alpha1.DynamoGraphDeploymentRequest) { d.Spec.ProfilingConfig.Config.Raw = keys(252) },
+				`and 232 more errors]`},
+			// A terminal escape in spec.model.
+			{func(d *v1alpha1.DynamoGraphDeploymentRequest) {
+				d.Spec.Model = "Qwen/Qwen3-0.6B\x1b]0;PWNED\x07\x1b[2J"
+			},
+				`spec.model must not contain control or formatting characters (found U+001B)`},
+			// 2,000 labels.
+			{func(d *v1alpha1.DynamoGraphDeploymentRequest) {
+				d.Spec.DeploymentOverrides.Labels = map[string]string{}
+				for i := range 2000 {
+					d.Spec.DeploymentOverrides.Labels[fmt.Sprintf("l%d", i)] = "x"
+				}
+			}, `spec.deploymentOverrides.labels: Too many: 2000: must have at most 64 items`},
+		} {
+			d := loadExampleDGDR(t, "vllm-dense-online", ns)
+			d.Name = fmt.Sprintf("hostile-%d", i)
+			tc.mod(d)
+			err := e.c.Create(ctx, d)
+			if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("hostile object %d: %v\nwant Invalid with %q", i, err, tc.want)
+			}
+			if len(err.Error()) > 8<<10 {
+				t.Errorf("hostile object %d: the refusal is %d bytes", i, len(err.Error()))
+			}
+			ok := loadExampleDGDR(t, "vllm-dense-online", ns)
+			ok.Name = fmt.Sprintf("valid-after-%d", i)
+			if err := e.c.Create(ctx, ok); err != nil {
+				t.Fatalf("a valid DGDR right after hostile object %d was refused: %v", i, err)
+			}
+		}
+	})
+
 	t.Run("self-managed certificate with its RBAC only", func(t *testing.T) {
 		testSelfManaged(t, e)
 	})

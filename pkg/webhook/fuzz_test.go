@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 
@@ -35,6 +36,7 @@ func FuzzAdmissionReview(f *testing.F) {
 	f.Add([]byte(`not json`))
 
 	mutate, validate := handlers()
+	gm, gv := guarded()
 	stock := stockMutating()
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var in admissionv1.AdmissionReview
@@ -47,6 +49,21 @@ func FuzzAdmissionReview(f *testing.F) {
 			}
 			if decoded && resp.UID != in.Request.UID {
 				t.Fatalf("response UID %q, request UID %q", resp.UID, in.Request.UID)
+			}
+		}
+		// Behind the guard: a plain HTTP error, or an AdmissionReview that
+		// allows only what the bare handler allows.
+		for i, h := range []http.Handler{gm, gv} {
+			code, reply := postRaw(h, body)
+			if code != http.StatusOK {
+				continue
+			}
+			var out admissionv1.AdmissionReview
+			if err := json.Unmarshal([]byte(reply), &out); err != nil || out.Response == nil {
+				t.Fatalf("guarded handler %d: malformed reply %d %s", i, code, reply)
+			}
+			if out.Response.Allowed && !post(t, []http.Handler{mutate, validate}[i], body).Allowed {
+				t.Fatalf("guarded handler %d allowed what the bare one refused: %s", i, body)
 			}
 		}
 		// The config patch must leave the object as the stock handler does.

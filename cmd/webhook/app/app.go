@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,8 +47,11 @@ func Parse(args []string, out io.Writer) (*Config, error) {
 	fs.IntVar(&c.Port, "port", 9443, "HTTPS port of the admission endpoints")
 	fs.StringVar(&c.Host, "host", "", "address to listen on (empty: all)")
 	fs.StringVar(&c.CertDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory holding tls.crt and tls.key; changed files are reloaded without a restart")
-	fs.StringVar(&c.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "address of /healthz and /readyz (0 disables)")
-	fs.StringVar(&c.MetricsBindAddress, "metrics-bind-address", "0", "address of the Prometheus /metrics endpoint, e.g. :8080 (0 disables)")
+	fs.StringVar(&c.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "address of /healthz and /readyz (0 disables); the Deployment binds it to the pod IP")
+	fs.StringVar(&c.MetricsBindAddress, "metrics-bind-address", "0", "address of the Prometheus /metrics endpoint, e.g. $(POD_IP):8080 (0 disables)")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", webhook.DefaultReadTimeout, "longest time to read one request, body included; slower clients are cut off")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", webhook.DefaultWriteTimeout, "longest time from a request's headers to the end of its answer")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", webhook.DefaultShutdownTimeout, "time in-flight reviews get to finish after SIGTERM")
 	fs.StringVar(&c.TLSMinVersion, "tls-min-version", "1.2", "minimum TLS version: 1.2 or 1.3")
 	fs.BoolVar(&c.EnableHTTP2, "enable-http2", false, "serve HTTP/2 (off by default: HTTP/2 rapid-reset CVEs)")
 	fs.BoolVar(&c.SelfManagedCerts, "self-managed-certs", false, "issue and rotate the serving certificate in --cert-secret-name and patch caBundle of both webhook configurations (no cert-manager needed)")
@@ -74,6 +79,11 @@ func Parse(args []string, out io.Writer) (*Config, error) {
 	if _, err := webhook.TLSOpts(c.TLSMinVersion, c.EnableHTTP2); err != nil {
 		return nil, err
 	}
+	for name, d := range map[string]time.Duration{"--read-timeout": c.ReadTimeout, "--write-timeout": c.WriteTimeout, "--shutdown-timeout": c.ShutdownTimeout} {
+		if d <= 0 || d > 5*time.Minute {
+			return nil, fmt.Errorf("%s %s is out of range: use a duration above 0 and at most 5m, e.g. 10s", name, d)
+		}
+	}
 	return c, nil
 }
 
@@ -93,6 +103,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}, funcr.Options{})
 	ctrllog.SetLogger(log)
 	c.Log = log
+	if n, ok := memoryLimit(os.Getenv("MEMORY_LIMIT"), os.Getenv("GOMEMLIMIT")); ok {
+		debug.SetMemoryLimit(n)
+		log.Info("Go memory limit set from the container's", "MEMORY_LIMIT", os.Getenv("MEMORY_LIMIT"), "GOMEMLIMIT", n)
+	}
 	if c.SelfManagedCerts {
 		r, err := c.rotator()
 		if err != nil {
@@ -101,6 +115,21 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		c.SelfManaged = r
 	}
 	return webhook.Run(ctx, c.Options)
+}
+
+// memoryLimit is 90 % of the container's memory limit in bytes (the
+// Deployment passes it from the downward API as MEMORY_LIMIT), the rest
+// left for memory the Go runtime does not count. An explicit GOMEMLIMIT
+// wins; no or a bad MEMORY_LIMIT leaves the runtime's default.
+func memoryLimit(limit, gomemlimit string) (int64, bool) {
+	if gomemlimit != "" || limit == "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(limit, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, false
+	}
+	return n / 10 * 9, true
 }
 
 func (c *Config) rotator() (*webhook.CertRotator, error) {

@@ -173,3 +173,21 @@ func TestServesFromCertDirAlone(t *testing.T) {
 		t.Fatalf("the rotated certificate was never served (still %v, err %v)", subject, lastErr)
 	}
 }
+
+func TestMemoryLimit(t *testing.T) {
+	for _, tc := range []struct {
+		limit, gomem string
+		want         int64
+		ok           bool
+	}{
+		{"134217728", "", 120795948, true}, // 128Mi -> 90 %
+		{"134217728", "100MiB", 0, false},  // an explicit GOMEMLIMIT wins
+		{"", "", 0, false},
+		{"lots", "", 0, false},
+		{"-1", "", 0, false},
+	} {
+		if got, ok := memoryLimit(tc.limit, tc.gomem); got != tc.want || ok != tc.ok {
+			t.Errorf("memoryLimit(%q, %q) = %d, %v; want %d, %v", tc.limit, tc.gomem, got, ok, tc.want, tc.ok)
+		}
+	}
+}

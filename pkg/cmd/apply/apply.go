@@ -149,7 +149,7 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 	if o.dryRun == cmdutil.DryRunNone {
-		fmt.Fprintf(o.ErrOut, "dynamographdeploymentrequest.nvidia.com/%s: state %s (DGD state %s)\n", o.Name, res.State, dash(res.DGDState))
+		fmt.Fprintf(o.ErrOut, "dynamographdeploymentrequest.nvidia.com/%s: state %s (DGD state %s)\n", o.Name, util.Escape(string(res.State)), dash(util.Escape(res.DGDState)))
 	}
 	return nil
 }

@@ -43,7 +43,10 @@ var (
 		ITL targets, and measures the interpolation grids the SLA planner reads. It prints the
 		sweep table and the suggested engines, and writes the plots, the npz grids, the
 		generated DynamoGraphDeployment with its planner, results.json and report.html into
-		--output-dir.
+		--output-dir. That directory is swapped in whole, so it always holds a complete
+		profile; an existing one is replaced only when it holds nothing but a previous
+		profile (otherwise the files it would delete are listed), a symbolic link is refused
+		unless --follow-symlinks, and staging directories left by killed runs are removed.
 
 		With --local (implied by -f or by the flags alone) every measurement comes from the
 		built-in performance estimator: no cluster and no GPU are needed. The input goes through
@@ -124,11 +127,13 @@ type Options struct {
 	OutputDir string
 	// Selection is the rule: frontier (default) or upstream.
 	Selection string
-	DryRun    bool
-	Quiet     bool
-	NoPlots   bool
-	Output    string
-	From      string
+	// FollowSymlinks lets OutputDir be a symbolic link (--follow-symlinks).
+	FollowSymlinks bool
+	DryRun         bool
+	Quiet          bool
+	NoPlots        bool
+	Output         string
+	From           string
 
 	// changed records which flags the user set, so flags override the file.
 	changed map[string]bool
@@ -177,7 +182,8 @@ func NewCmd(flags genericclioptions.RESTClientGetter, streams genericiooptions.I
 	f.StringVar(&o.ModelConfig, "model-config", o.ModelConfig, "Hugging Face config.json (or its folder) for a model not in the built-in catalog")
 	f.Int64Var(&o.MinGPUs, "min-gpus", o.MinGPUs, "Minimum GPUs per engine (hardware.minNumGpusPerEngine)")
 	f.Int64Var(&o.MaxGPUs, "max-gpus", o.MaxGPUs, "Maximum GPUs per engine (hardware.maxNumGpusPerEngine)")
-	f.StringVar(&o.OutputDir, "output-dir", o.OutputDir, "Directory for every output; replaced atomically, never left half-written")
+	f.StringVar(&o.OutputDir, "output-dir", o.OutputDir, "Directory for every output; replaced atomically and only if it holds nothing but a previous profile")
+	f.BoolVar(&o.FollowSymlinks, "follow-symlinks", o.FollowSymlinks, "Let --output-dir be a symbolic link and write into the directory it points to")
 	f.BoolVar(&o.DryRun, "dry-run", o.DryRun, "Print the plan (mappings, points, estimated GPU time) and measure nothing")
 	f.StringVar(&o.Selection, "selection", o.Selection, "Selection rule: frontier (the highest throughput per GPU at each mapping's SLA frontier, planner grids dense near the SLA) or upstream (Dynamo's rule on the coarse sweep)")
 	f.BoolVarP(&o.Quiet, "quiet", "q", o.Quiet, "No progress on stderr")
@@ -290,7 +296,7 @@ func (o *Options) Run(ctx context.Context) error {
 		return o.printPlan(r, job)
 	}
 	r.Warnings = append(job.warnings, r.Warnings...)
-	files, err := output.Write(o.OutputDir, r, output.Inputs{DGDR: job.dgdr, Settings: job.settings, Log: log.Bytes(),
+	files, err := output.Write(o.OutputDir, r, output.Inputs{DGDR: job.dgdr, Settings: job.settings, Log: log.Bytes(), FollowSymlinks: o.FollowSymlinks,
 		NoPlots: o.NoPlots, Now: o.Clock.Now()})
 	if err != nil {
 		return fmt.Errorf("writing outputs: %w", err)
@@ -547,7 +553,8 @@ func (o *Options) runWhatIf() error {
 	if len(ferrs) > 0 {
 		return admission.InvalidError(dgdr.Name, ferrs)
 	}
-	files, err := output.Write(o.OutputDir, r, output.Inputs{DGDR: dgdr, Settings: s, Log: log.Bytes(), NoPlots: o.NoPlots, Now: o.Clock.Now()})
+	files, err := output.Write(o.OutputDir, r, output.Inputs{DGDR: dgdr, Settings: s, Log: log.Bytes(), NoPlots: o.NoPlots, Now: o.Clock.Now(),
+		FollowSymlinks: o.FollowSymlinks})
 	if err != nil {
 		return fmt.Errorf("writing outputs: %w", err)
 	}

@@ -9,9 +9,9 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
-	"k8s.io/cli-runtime/pkg/printers"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/util"
 )
 
 // ANSI colours; every coloured cell of a column uses codes of equal length,
@@ -57,7 +57,7 @@ func Table(rows []Summary, now time.Time) *metav1.Table {
 	for _, r := range rows {
 		obj := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: r.Name, Namespace: r.Namespace}}
 		t.Rows = append(t.Rows, metav1.TableRow{
-			Cells:  []any{r.Name, r.Model, r.Backend, r.State, r.Prefill, r.Decode, age(r.Created, now)},
+			Cells:  []any{r.Name, util.Escape(r.Model), util.Escape(r.Backend), util.Escape(r.State), r.Prefill, r.Decode, age(r.Created, now)},
 			Object: runtimeObject(obj),
 		})
 	}
@@ -81,11 +81,11 @@ func PrintView(w io.Writer, v *View, now time.Time, color bool) error {
 		f(t)
 		_ = t.Flush()
 	}
-	fmt.Fprintf(&b, "%s %s/%s\n", p.paint(bold, "DynamoGraphDeploymentRequest"), v.Namespace, v.Name)
+	fmt.Fprintf(&b, "%s %s/%s\n", p.paint(bold, "DynamoGraphDeploymentRequest"), util.Escape(v.Namespace), util.Escape(v.Name))
 	tw(func(t *tabwriter.Writer) {
-		fmt.Fprintf(t, "State:\t%s\n", p.state(v.State))
-		fmt.Fprintf(t, "Model:\t%s\n", v.Model)
-		fmt.Fprintf(t, "Backend:\t%s\n", v.Backend)
+		fmt.Fprintf(t, "State:\t%s\n", p.state(util.Escape(v.State)))
+		fmt.Fprintf(t, "Model:\t%s\n", util.Escape(v.Model))
+		fmt.Fprintf(t, "Backend:\t%s\n", util.Escape(v.Backend))
 		fmt.Fprintf(t, "Auto-apply:\t%t\n", v.AutoApply)
 		fmt.Fprintf(t, "Age:\t%s\n", age(v.CreationTimestamp, now))
 	})
@@ -104,11 +104,11 @@ func PrintView(w io.Writer, v *View, now time.Time, color bool) error {
 	section("Hardware found")
 	if h := v.Hardware; h != nil {
 		tw(func(t *tabwriter.Writer) {
-			fmt.Fprintf(t, "GPU:\t%s (%d MiB)\n", dash(h.Product), h.MemoryMiB)
-			fmt.Fprintf(t, "System:\t%s\n", dash(h.System))
+			fmt.Fprintf(t, "GPU:\t%s (%d MiB)\n", dash(util.Escape(h.Product)), h.MemoryMiB)
+			fmt.Fprintf(t, "System:\t%s\n", dash(util.Escape(h.System)))
 			fmt.Fprintf(t, "GPUs per node:\t%d\n", h.GPUsPerNode)
 			fmt.Fprintf(t, "GPU nodes:\t%d of %d checked (%d GPUs)\n", h.Nodes, h.NodesChecked, h.TotalGPUs)
-			fmt.Fprintf(t, "Source:\t%s\n", dash(h.Source))
+			fmt.Fprintf(t, "Source:\t%s\n", dash(util.Escape(h.Source)))
 		})
 	} else {
 		b.WriteString("  (not profiled yet)\n")
@@ -174,7 +174,7 @@ func PrintView(w io.Writer, v *View, now time.Time, color bool) error {
 				case metav1.ConditionFalse:
 					st = p.paint(red, st)
 				}
-				fmt.Fprintf(t, "  %s\t%s\t%s\t%s\t%s\n", c.Type, st, c.Reason, age(c.LastTransitionTime, now), escape(c.Message))
+				fmt.Fprintf(t, "  %s\t%s\t%s\t%s\t%s\n", util.Escape(c.Type), st, util.Escape(c.Reason), age(c.LastTransitionTime, now), util.Escape(c.Message))
 			}
 		})
 	} else {
@@ -185,14 +185,14 @@ func PrintView(w io.Writer, v *View, now time.Time, color bool) error {
 	if d := v.Deployment; d != nil {
 		state := "not applied"
 		if d.Applied {
-			state = dash(d.State)
+			state = dash(util.Escape(d.State))
 			if d.Ready {
 				state = p.paint(green, state+" (ready)")
 			}
 		}
 		tw(func(t *tabwriter.Writer) {
-			fmt.Fprintf(t, "Name:\t%s/%s\n", d.Namespace, d.Name)
-			fmt.Fprintf(t, "Services:\t%s\n", strings.Join(d.Services, ", "))
+			fmt.Fprintf(t, "Name:\t%s/%s\n", util.Escape(d.Namespace), util.Escape(d.Name))
+			fmt.Fprintf(t, "Services:\t%s\n", util.Escape(strings.Join(d.Services, ", ")))
 			fmt.Fprintf(t, "State:\t%s\n", state)
 		})
 	} else {
@@ -200,11 +200,11 @@ func PrintView(w io.Writer, v *View, now time.Time, color bool) error {
 	}
 
 	section("Next step")
-	fmt.Fprintf(&b, "  %s\n", v.Next)
+	fmt.Fprintf(&b, "  %s\n", util.Escape(v.Next))
 	if len(v.Errors) > 0 {
 		fmt.Fprintf(&b, "\n%s\n", p.paint(red, "Errors"))
 		for _, e := range v.Errors {
-			fmt.Fprintf(&b, "  %s\n", escape(e))
+			fmt.Fprintf(&b, "  %s\n", util.Escape(e))
 		}
 	}
 	_, err := io.WriteString(w, b.String())
@@ -216,11 +216,4 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// escape keeps cluster-provided text from driving the terminal.
-func escape(s string) string {
-	var b strings.Builder
-	_ = printers.WriteEscaped(&b, s)
-	return b.String()
 }

@@ -326,7 +326,7 @@ func lastMessage(v *View) string {
 	if best == nil {
 		return ""
 	}
-	return escape(best.Message)
+	return util.Escape(best.Message)
 }
 
 func runtimeObject(o runtime.Object) runtime.RawExtension { return runtime.RawExtension{Object: o} }

@@ -244,3 +244,26 @@ func waitFor(t *testing.T, out *syncBuffer, want string) {
 		t.Fatalf("no %q in the output:\n%s", want, out.String())
 	}
 }
+
+// TestViewEscapesControlCharacters: a model, reason or message holding a
+// terminal escape (stored before the webhook refused them, or written by
+// another client) is printed escaped, never raw, by the detail view.
+func TestViewEscapesControlCharacters(t *testing.T) {
+	b, items := fixture(t)
+	c := b.Build()
+	v := Gather(context.Background(), c, &items[0])
+	const evil = "\x1b]0;PWNED\x07\x1b[2J\x00"
+	v.Model, v.Backend = "Qwen/Qwen3-0.6B"+evil, "vllm"+evil
+	v.Conditions = append(v.Conditions, metav1.Condition{Type: "T" + evil, Status: metav1.ConditionTrue, Reason: "R" + evil, Message: "M" + evil})
+	v.Next = "next" + evil
+	var out strings.Builder
+	if err := PrintView(&out, v, created.Add(time.Hour), false); err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(out.String(), "\x1b\x07\x00") {
+		t.Fatalf("raw control characters printed:\n%q", out.String())
+	}
+	if !strings.Contains(out.String(), `Qwen/Qwen3-0.6B^[]0;PWNED^G^[[2J^@`) {
+		t.Errorf("model not shown escaped:\n%s", out.String())
+	}
+}

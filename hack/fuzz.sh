@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every fuzz target of the module for FUZZTIME each (default 60s), one
+# after another. `make fuzz` runs it; `make test` runs it with
+# FUZZTIME=$(FUZZ_SMOKE_TIME) as a smoke. Targets are found by their
+# declaration, so a new Fuzz function is picked up without a list to edit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fuzztime=${FUZZTIME:-60s}
+found=0
+while IFS=: read -r file _ decl; do
+  name=${decl#func }
+  name=${name%%(*}
+  dir=$(dirname "$file")
+  found=$((found + 1))
+  start=$(date +%s)
+  echo "fuzz: $dir $name for $fuzztime"
+  if ! out=$(go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$dir" 2>&1); then
+    echo "$out"
+    echo "fuzz: $dir $name FAILED (the failing input is under $dir/testdata/fuzz/$name)"
+    exit 1
+  fi
+  echo "$out" | grep -E '^fuzz: elapsed' | tail -1 || true
+  echo "fuzz: $dir $name ok in $(( $(date +%s) - start ))s"
+done < <(grep -rn --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]*\(' . | grep -v '^./bin/' | sort)
+if [ "$found" -eq 0 ]; then
+  echo "fuzz: no fuzz targets found" >&2
+  exit 1
+fi
+echo "fuzz: $found targets passed"
