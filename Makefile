@@ -21,6 +21,8 @@ export KUBEBUILDER_ASSETS := $(abspath $(TESTBIN))
 export PATH := $(PATH):$(abspath $(TESTBIN))
 
 GO_TEST_FLAGS ?= -count=1 -timeout 40m
+# Tests that need ../shared data fail instead of skipping without it.
+export CI ?= true
 # Two cores: keep package-level parallelism modest.
 GO_TEST_P     ?= 2
 

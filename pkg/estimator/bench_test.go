@@ -1,9 +1,6 @@
 package estimator
 
-import (
-	"testing"
-	"time"
-)
+import "testing"
 
 // profilerGrid is what one profile asks: prefill at 4 TPs × 20 ISLs and
 // decode at 4 TPs × 36 (concurrency, context) points, plus KV capacity.
@@ -54,21 +51,4 @@ func BenchmarkProfilerGridMoE(b *testing.B) {
 	for b.Loop() {
 		profilerGrid(b, md, sys)
 	}
-}
-
-// The whole grid must answer in under 50 ms (best of 5, so a busy CI core
-// does not decide it).
-func TestProfilerGridUnder50ms(t *testing.T) {
-	md, _ := LookupModel("deepseek-ai/DeepSeek-R1")
-	sys, _ := LookupSystem("b200_sxm")
-	best := time.Hour
-	for i := 0; i < 5; i++ {
-		start := time.Now()
-		profilerGrid(t, md, sys)
-		best = min(best, time.Since(start))
-	}
-	if best > 50*time.Millisecond {
-		t.Fatalf("profiler grid took %v, budget 50ms", best)
-	}
-	t.Logf("profiler grid: %v", best)
 }

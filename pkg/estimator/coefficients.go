@@ -1,27 +1,30 @@
 package estimator
 
-import "sort"
+import "maps"
 
 // BackendCoefficients are the fixed costs one serving engine adds.
 type BackendCoefficients struct {
-	// StepMs is the fixed cost of one engine step (scheduler, sampling,
-	// launch); StepTPMs grows it per doubling of the GPU count.
+	// StepMs is the fixed cost of one engine step (scheduling, kernel
+	// launch, sampling, output processing) on Hopper; GenerationStepMs
+	// overrides it per GPU generation. StepTPMs grows it per doubling of
+	// the GPU count.
 	StepMs, StepTPMs float64
 	// PerSeqUs is the per-sequence cost inside a decode step.
 	PerSeqUs float64
-	// RequestMs is the per-request serving cost in TTFT (HTTP, tokenising).
-	RequestMs float64
 	// ARLatencyScale scales NCCL's small-message all-reduce latency to the
 	// engine's custom all-reduce kernel.
 	ARLatencyScale float64
-	// QueueGain, BurstGain, QueueStepGain and MixGain only map the
-	// estimator onto closed-loop aggregated serving for calibration (TTFT
-	// queueing behind other prefills, in steady state and in synchronised
-	// bursts, and behind the running step; prefill work interleaved into
-	// decode steps). The profiler's questions do not use them.
+	// EagerLayerUs is the launch cost per layer of a decode step whose
+	// batch exceeds the engine's largest captured CUDA graph.
+	EagerLayerUs float64
+	// QueueGain, BurstGain, QueueStepGain, MixGain and BenchClientMs only
+	// map the estimator onto AI Configurator's closed-loop benchmark rows
+	// for calibration: TTFT queueing behind other prefills (in steady state,
+	// in synchronised bursts, behind the running step), prefill work
+	// interleaved into decode steps, and the benchmark harness's own fixed
+	// cost per request. The profiler's questions do not use them.
 	QueueGain, BurstGain, QueueStepGain, MixGain float64
-	// LoadedRequestMs is the extra per-request cost under load (c > 1).
-	LoadedRequestMs float64
+	BenchClientMs                                float64
 }
 
 // AllReduceFit is t(bytes) = LatencyUs + bytes·2(n−1)/n / BusGBs for
@@ -55,6 +58,16 @@ type Coefficients struct {
 	// AllReduce per NVLink family: a100, h100 (nvlink5 and pcie derive).
 	AllReduce map[string]AllReduceFit
 	Backends  map[string]BackendCoefficients
+	// GenerationStepMs is StepMs per "backend/generation" where the data
+	// has rows of that generation (hopper is the backend's StepMs).
+	GenerationStepMs map[string]float64
+	// MoEScale multiplies the routed experts' grouped-GEMM time per
+	// "backend/expert dtype": the engine's fused-MoE kernels relative to the
+	// dense GEMM curve (absent = 1, as fast).
+	MoEScale map[string]float64
+	// SyncClientMs is calibration only: the fixed cost the synchronous
+	// GuideLLM client adds to TTFT in blis_h1_vllm_h100_sync.csv.
+	SyncClientMs float64
 }
 
 // Backends lists the supported serving backends.
@@ -74,16 +87,9 @@ func (c *Coefficients) Clone() *Coefficients {
 	for k, v := range c.Backends {
 		out.Backends[k] = v
 	}
+	out.GenerationStepMs = maps.Clone(c.GenerationStepMs)
+	out.MoEScale = maps.Clone(c.MoEScale)
 	return &out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // initialCoefficients are the spec's §3.7 starting values, before fitting.
@@ -99,9 +105,9 @@ func initialCoefficients() *Coefficients {
 			"a100": {LatencyUs: [3]float64{30, 35, 40}, BusGBs: [3]float64{170, 190, 200}},
 		},
 		Backends: map[string]BackendCoefficients{
-			"vllm":   {StepMs: 1.5, StepTPMs: 0.5, PerSeqUs: 20, RequestMs: 10, ARLatencyScale: 0.4, QueueGain: 1, QueueStepGain: 1, MixGain: 1},
-			"sglang": {StepMs: 1.5, StepTPMs: 0.5, PerSeqUs: 20, RequestMs: 10, ARLatencyScale: 0.4, QueueGain: 1, QueueStepGain: 1, MixGain: 1},
-			"trtllm": {StepMs: 1.0, StepTPMs: 0.3, PerSeqUs: 15, RequestMs: 8, ARLatencyScale: 0.4, QueueGain: 1, QueueStepGain: 1, MixGain: 1},
+			"vllm":   {StepMs: 1.5, StepTPMs: 0.5, PerSeqUs: 20, ARLatencyScale: 0.4, QueueGain: 1, QueueStepGain: 1, MixGain: 1},
+			"sglang": {StepMs: 1.5, StepTPMs: 0.5, PerSeqUs: 20, ARLatencyScale: 0.4, QueueGain: 1, QueueStepGain: 1, MixGain: 1},
+			"trtllm": {StepMs: 1.0, StepTPMs: 0.3, PerSeqUs: 15, ARLatencyScale: 0.4, QueueGain: 1, QueueStepGain: 1, MixGain: 1},
 		},
 	}
 }

@@ -64,30 +64,39 @@ func (m Mapping) normalize() (Mapping, error) {
 
 // Options select backend, precisions and memory settings.
 type Options struct {
-	Backend              string  // vllm|sglang|trtllm
-	Precision            string  // weights: bf16|fp8|fp4, "" = model default
-	KVPrecision          string  // bf16|fp8|fp4, "" = bf16
-	GPUMemoryUtilization float64 // 0 => 0.9
-	GPUsPerNode          int     // 0 => system's
+	Backend     string // vllm|sglang|trtllm
+	Precision   string // weights: bf16|fp8|fp4, "" = model default
+	KVPrecision string // bf16|fp8|fp4, "" = bf16
+	// GPUMemoryUtilization is vLLM's gpu_memory_utilization, SGLang's
+	// mem_fraction_static or TensorRT-LLM's free_gpu_memory_fraction; 0
+	// takes the engine's default (0.9, SGLang's derived value, 0.9).
+	GPUMemoryUtilization float64
+	// MaxNumBatchedTokens is vLLM's max_num_batched_tokens, SGLang's
+	// chunked_prefill_size or TensorRT-LLM's max_num_tokens; 0 takes the
+	// engine's default (engine.go). It sets the activation reserve.
+	MaxNumBatchedTokens int
+	GPUsPerNode         int // 0 => system's
 	// Coefficients overrides the committed fit (calibration only).
 	Coefficients *Coefficients
 }
 
 // Estimator answers performance questions for one model/system/backend.
 type Estimator struct {
-	model   Model
-	sys     System
-	opts    Options
-	co      *Coefficients
-	be      BackendCoefficients
-	bw      float64 // weight bytes per parameter
-	bkv     float64 // KV bytes per element
-	peak    float64 // GEMM peak at the weight dtype, FLOP/us
-	peakBF  float64 // BF16 GEMM peak (LM head), FLOP/us
-	peakAtt float64 // BF16 peak for attention kernels, FLOP/us (fitted on true BF16 data)
-	hbm     float64 // bytes/us
-	perNode int
-	qkNorm  bool // Qwen3 normalises q and k per head
+	model    Model
+	sys      System
+	opts     Options
+	co       *Coefficients
+	be       BackendCoefficients
+	bw       float64 // weight bytes per parameter
+	bkv      float64 // KV bytes per element
+	peak     float64 // GEMM peak at the weight dtype, FLOP/us
+	peakAttn float64 // GEMM peak of the attention projections, FLOP/us
+	moeScale float64 // fused-MoE kernel time over the dense GEMM curve
+	peakBF   float64 // BF16 GEMM peak (LM head), FLOP/us
+	peakAtt  float64 // BF16 peak for attention kernels, FLOP/us (fitted on true BF16 data)
+	hbm      float64 // bytes/us
+	perNode  int
+	qkNorm   bool // Qwen3 normalises q and k per head
 }
 
 func dtypeBytes(d string) (float64, bool) {
@@ -129,6 +138,10 @@ func New(model *Model, sys *System, opts Options) (*Estimator, error) {
 	if !ok {
 		return nil, fmt.Errorf("backend %q is not supported: use one of %s", opts.Backend, strings.Join(Backends(), ", "))
 	}
+	if step, ok := co.GenerationStepMs[opts.Backend+"/"+sys.Generation]; ok {
+		be.StepMs = step
+	}
+
 	opts.Precision = strings.ToLower(strings.TrimSpace(opts.Precision))
 	if opts.Precision == "" {
 		opts.Precision = model.WeightDtype
@@ -148,11 +161,11 @@ func New(model *Model, sys *System, opts Options) (*Estimator, error) {
 	if !ok {
 		return nil, fmt.Errorf("kv precision %q is not supported: use bf16, fp8 or fp4", opts.KVPrecision)
 	}
-	if opts.GPUMemoryUtilization == 0 {
-		opts.GPUMemoryUtilization = 0.9
+	if u := opts.GPUMemoryUtilization; u != 0 && !(u > 0 && u <= 1) {
+		return nil, fmt.Errorf("gpu memory utilization %v is out of range: use a fraction in (0, 1], or 0 for the engine's default", u)
 	}
-	if !(opts.GPUMemoryUtilization > 0 && opts.GPUMemoryUtilization <= 1) {
-		return nil, fmt.Errorf("gpu memory utilization %v is out of range: use a fraction in (0, 1]", opts.GPUMemoryUtilization)
+	if opts.MaxNumBatchedTokens < 0 || opts.MaxNumBatchedTokens > 1<<22 {
+		return nil, fmt.Errorf("max num batched tokens %d is out of range: use 1 to %d, or 0 for the engine's default", opts.MaxNumBatchedTokens, 1<<22)
 	}
 	if opts.GPUsPerNode < 0 || opts.GPUsPerNode > 1024 {
 		return nil, fmt.Errorf("GPUs per node %d is out of range: use 1 to 1024 (0 = the system's %d)", opts.GPUsPerNode, sys.GPUsPerNode)
@@ -183,7 +196,34 @@ func New(model *Model, sys *System, opts Options) (*Estimator, error) {
 	e.peakAtt = sys.BF16TFLOPS * 1e6 * gen
 	e.hbm = sys.HBMBandwidthGBs * 1e3
 	e.qkNorm = strings.HasPrefix(model.Architecture, "Qwen3")
+	e.peakAttn = e.peak
+	e.moeScale = 1
+	if v, ok := co.MoEScale[opts.Backend+"/"+opts.Precision]; ok && v > 0 {
+		e.moeScale = v
+	}
+	if model.ExpertOnlyQuant {
+		e.peakAttn = e.peakBF
+	}
 	return e, nil
+}
+
+// attnBytes is the bytes per weight of the attention projections: BF16 when
+// the checkpoint quantises only its experts (gpt-oss's MXFP4).
+func (e *Estimator) attnBytes() float64 {
+	if e.model.ExpertOnlyQuant {
+		return 2
+	}
+	return e.bw
+}
+
+// moeTP is the split of each expert's intermediate size: TP mappings shard
+// every expert over the TP group (vLLM's and SGLang's default without
+// expert parallelism), TEP and DEP place whole experts.
+func (e *Estimator) moeTP(m Mapping) float64 {
+	if m.Kind == "TP" {
+		return float64(m.TP)
+	}
+	return 1
 }
 
 // Model and System return copies of what the estimator was built with.
@@ -293,39 +333,39 @@ func (e *Estimator) attnLayer(m Mapping, s stepSpec) float64 {
 	md := &e.model
 	tp := float64(m.TP)
 	nh := float64(md.Heads) / tp
-	bwF := e.bw
+	bwF, pk := e.attnBytes(), e.peakAttn
 	t := 0.0
 	x := s.x
 	if md.IsMLA() {
 		h := float64(md.Hidden)
 		ql, kl, rd, nd, vd := float64(md.QLoraRank), float64(md.KVLoraRank), float64(md.RopeHeadDim), float64(md.NopeHeadDim), float64(md.VHeadDim)
 		if ql > 0 {
-			t += e.gemm(x, h, ql, bwF, e.peak) + e.gemm(x, ql, nh*(nd+rd), bwF, e.peak)
+			t += e.gemm(x, h, ql, bwF, pk) + e.gemm(x, ql, nh*(nd+rd), bwF, pk)
 		} else {
-			t += e.gemm(x, h, nh*(nd+rd), bwF, e.peak)
+			t += e.gemm(x, h, nh*(nd+rd), bwF, pk)
 		}
-		t += e.gemm(x, h, kl+rd, bwF, e.peak)
+		t += e.gemm(x, h, kl+rd, bwF, pk)
 		if s.decode {
 			// absorbed: q_nope·W_UK and out·W_UV per head, attention on the latent
-			t += e.gemm(x, nd, nh*kl, bwF, e.peak) + e.gemm(x, kl, nh*vd, bwF, e.peak)
+			t += e.gemm(x, nd, nh*kl, bwF, pk) + e.gemm(x, kl, nh*vd, bwF, pk)
 			flops := 2 * s.seqs * s.ctx * nh * (2*kl + rd)
 			bytes := s.seqs * s.ctx * (kl + rd) * e.bkv
 			t += math.Max(flops/(e.co.AttnPrefillEffMax*e.peakAtt), bytes/(e.co.AttnDecodeBWEff*e.hbm)) + e.co.AttnDecodeFloorUs
 		} else {
-			t += e.gemm(x+s.prefix, kl, nh*(nd+vd), bwF, e.peak)
+			t += e.gemm(x+s.prefix, kl, nh*(nd+vd), bwF, pk)
 			// causal: x·(prefix + x/2) score entries (x/2, not (x+1)/2, keeps
 			// time monotone in x under the efficiency curve)
 			flops := 2 * nh * x * (s.prefix + x/2) * (nd + rd + vd)
 			eta := hill(s.prefix+x, e.co.AttnPrefillEffMax, e.co.AttnPrefillSHalf, e.co.AttnPrefillHill)
 			t += flops/(eta*e.peakAtt) + e.elem(x*(kl+rd)*e.bkv)
 		}
-		t += e.gemm(x, nh*vd, h, bwF, e.peak)
+		t += e.gemm(x, nh*vd, h, bwF, pk)
 		return t
 	}
 	h := float64(md.Hidden)
 	d := float64(md.headDim())
 	nkv := math.Ceil(float64(md.KVHeads) / tp)
-	t += e.gemm(x, h, (nh+2*nkv)*d, bwF, e.peak)
+	t += e.gemm(x, h, (nh+2*nkv)*d, bwF, pk)
 	if s.decode {
 		bytes := s.seqs * s.ctx * 2 * nkv * d * e.bkv
 		t += bytes/(e.co.AttnDecodeBWEff*e.hbm) + e.co.AttnDecodeFloorUs
@@ -334,7 +374,7 @@ func (e *Estimator) attnLayer(m Mapping, s stepSpec) float64 {
 		eta := hill(s.prefix+x, e.co.AttnPrefillEffMax, e.co.AttnPrefillSHalf, e.co.AttnPrefillHill)
 		t += flops/(eta*e.peakAtt) + e.elem(x*2*nkv*d*e.bkv)
 	}
-	t += e.gemm(x, nh*d, h, bwF, e.peak)
+	t += e.gemm(x, nh*d, h, bwF, pk)
 	// RoPE on q and k (plus Qwen3's per-head q/k RMSNorm)
 	t += e.elem(2 * x * (nh + nkv) * d * 2)
 	if e.qkNorm {
@@ -358,10 +398,7 @@ func (e *Estimator) moeLayer(m Mapping, x float64) float64 {
 	k := float64(md.TopK)
 	ie := float64(md.ExpertIntermediate)
 	ep := float64(m.EP)
-	moeTP := 1.0
-	if m.Kind == "TP" {
-		moeTP = float64(m.TP)
-	}
+	moeTP := e.moeTP(m)
 	tokens := x * float64(m.AttnDP) // tokens routed across the expert group
 	t := e.gemm(x, h, E, 2, e.peakBF)
 	localPairs := tokens * k / ep
@@ -373,7 +410,8 @@ func (e *Estimator) moeLayer(m Mapping, x float64) float64 {
 	eta := hill(me, e.co.GemmEffMax, e.co.GemmMHalf, 1)
 	flops := 2 * localPairs * h * 3 * ie / moeTP
 	bytes := active*3*h*ie/moeTP*e.bw + 2*localPairs*(2*h+3*ie/moeTP)
-	t += math.Max(flops/(eta*e.peak), bytes/(e.co.BWEff*e.hbm)) + 2*e.co.GemmFloorUs + e.elem(localPairs*3*ie/moeTP*2)
+	grouped := math.Max(flops/(eta*e.peak), bytes/(e.co.BWEff*e.hbm)) + 2*e.co.GemmFloorUs
+	t += e.moeScale*grouped + e.elem(localPairs*3*ie/moeTP*2)
 	if md.SharedExperts > 0 {
 		t += e.mlpDense(x, float64(md.SharedExperts)*ie, float64(m.TP))
 	}
@@ -415,7 +453,8 @@ func (e *Estimator) forward(m Mapping, s stepSpec) float64 {
 	return t
 }
 
-// stepOverheadMs is the backend's fixed per-step cost.
+// stepOverheadMs is the backend's fixed cost of one engine step on this GPU
+// generation: scheduling, kernel launch, sampling and output processing.
 func (e *Estimator) stepOverheadMs(m Mapping) float64 {
 	return e.be.StepMs + e.be.StepTPMs*math.Log2(float64(m.N))
 }
@@ -423,7 +462,10 @@ func (e *Estimator) stepOverheadMs(m Mapping) float64 {
 const maxChunk = 32768
 
 // PrefillTTFT is the time to first token of one request of isl new tokens,
-// batch 1 per attention-DP rank, empty cache, chunked at 32768 tokens.
+// batch 1 per attention-DP rank, empty cache, chunked at 32768 tokens, as
+// the engine serves it: each chunk is one engine step (its fixed cost plus
+// the forward pass). A benchmark client's own costs (HTTP, tokenising on
+// its side) are not part of it; ACCURACY.md reports them per data source.
 func (e *Estimator) PrefillTTFT(m Mapping, isl int) (float64, error) {
 	m, err := e.CheckMapping(m)
 	if err != nil {
@@ -448,7 +490,7 @@ func (e *Estimator) prefill(m Mapping, isl, prefix int) float64 {
 		us += e.forward(m, stepSpec{x: float64(x), prefix: float64(prefix + done), logits: logits})
 		steps++
 	}
-	return e.be.RequestMs + float64(steps)*e.stepOverheadMs(m) + us/1000
+	return float64(steps)*e.stepOverheadMs(m) + us/1000
 }
 
 // PrefillTTFTWithPrefix is PrefillTTFT when prefix tokens are already
@@ -486,7 +528,17 @@ func (e *Estimator) DecodeITL(m Mapping, concurrency int, contextLength float64)
 func (e *Estimator) decode(m Mapping, concurrency int, ctx float64) float64 {
 	cr := math.Ceil(float64(concurrency) / float64(m.AttnDP))
 	us := e.forward(m, stepSpec{x: cr, decode: true, seqs: cr, ctx: ctx, logits: cr})
-	return e.stepOverheadMs(m) + (us+e.be.PerSeqUs*cr)/1000
+	return e.stepOverheadMs(m) + (us+e.be.PerSeqUs*cr+e.eagerUs(m, cr))/1000
+}
+
+// eagerUs is the launch cost a decode step pays when its batch is larger
+// than the engine's largest captured CUDA graph: every layer's kernels are
+// then launched one by one (engineConfig.graphBatch names each limit).
+func (e *Estimator) eagerUs(m Mapping, cr float64) float64 {
+	if cr <= float64(e.engine(m).graphBatch) {
+		return 0
+	}
+	return e.be.EagerLayerUs * float64(e.model.Layers)
 }
 
 // PrefillThroughputPerGPU is isl·1000/TTFT·attn_dp/n input tokens/s/GPU.

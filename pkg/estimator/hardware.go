@@ -20,8 +20,10 @@ type System struct {
 	GPU  string
 	// Dense tensor throughput per GPU.
 	BF16TFLOPS, FP8TFLOPS, FP4TFLOPS float64
-	// HBMGiB is AI Configurator's capacity; UsableGiB is what CUDA reports as
-	// total (the base of vLLM's gpu_memory_utilization).
+	// HBMGiB is AI Configurator's capacity. UsableGiB is the total that
+	// cudaMemGetInfo reports (what torch.cuda.mem_get_info returns and vLLM
+	// and TensorRT-LLM budget from); it is smaller than nvidia-smi's total
+	// (MemoryMiB) by what the driver keeps.
 	HBMGiB, UsableGiB float64
 	HBMBandwidthGBs   float64
 	// LinkGBs is the intra-node link bandwidth per direction; LinkLatencyUs the
@@ -33,23 +35,31 @@ type System struct {
 	GPUsPerNode  int
 	// MemoryMiB is the nvidia.com/gpu.memory node label value.
 	MemoryMiB int
+	// Generation is the GPU architecture (ampere, ada, hopper, blackwell):
+	// engines' fixed per-step costs are fitted per backend and generation.
+	Generation string
 	// arFamily picks the fitted all-reduce table (NVLink generation).
 	arFamily string
 }
 
+// UsableGiB: H100 79.18 GiB and A100 79.15 GiB as vLLM logs them
+// (llm-d/llm-d-benchmark config_explorer/empirical-vllm-memory-results.md;
+// vllm-project/vllm#10511), H200 139.81 GiB and L40S 44.39 GiB from vLLM
+// "total_gpu_memory" log lines; B200 and GB200 have no published figure and
+// take nvidia-smi's total less the 0.6 GiB the driver keeps on H200.
 var systems = []System{
-	{Name: "a100_sxm", GPU: "A100 SXM 80GB", BF16TFLOPS: 312, HBMGiB: 80, UsableGiB: 80, HBMBandwidthGBs: 2039,
-		LinkGBs: 300, LinkLatencyUs: 10, InterNodeGBs: 25, GPUsPerNode: 8, MemoryMiB: 81920, arFamily: "a100"},
-	{Name: "h100_sxm", GPU: "H100 SXM 80GB", BF16TFLOPS: 989, FP8TFLOPS: 1979, HBMGiB: 80, UsableGiB: 79.65, HBMBandwidthGBs: 3350,
-		LinkGBs: 450, LinkLatencyUs: 10, InterNodeGBs: 50, GPUsPerNode: 8, MemoryMiB: 81559, arFamily: "h100"},
-	{Name: "h200_sxm", GPU: "H200 SXM 141GB", BF16TFLOPS: 989, FP8TFLOPS: 1979, HBMGiB: 141, UsableGiB: 140.4, HBMBandwidthGBs: 4800,
-		LinkGBs: 450, LinkLatencyUs: 10, InterNodeGBs: 50, GPUsPerNode: 8, MemoryMiB: 143771, arFamily: "h100"},
-	{Name: "b200_sxm", GPU: "B200 HGX 180GB", BF16TFLOPS: 2250, FP8TFLOPS: 4500, FP4TFLOPS: 9000, HBMGiB: 180, UsableGiB: 179.06, HBMBandwidthGBs: 7700,
-		LinkGBs: 900, LinkLatencyUs: 10, InterNodeGBs: 100, GPUsPerNode: 8, MemoryMiB: 183359, arFamily: "nvlink5"},
-	{Name: "gb200_sxm", GPU: "GB200 NVL72 (per GPU)", BF16TFLOPS: 2500, FP8TFLOPS: 5000, FP4TFLOPS: 10000, HBMGiB: 185, UsableGiB: 185.03, HBMBandwidthGBs: 8000,
-		LinkGBs: 900, LinkLatencyUs: 10, InterNodeGBs: 900, GPUsPerNode: 4, MemoryMiB: 189471, arFamily: "nvlink5"},
-	{Name: "l40s", GPU: "L40S 48GB", BF16TFLOPS: 362.05, FP8TFLOPS: 733, HBMGiB: 45, UsableGiB: 44.99, HBMBandwidthGBs: 864,
-		LinkGBs: 32, LinkLatencyUs: 20, InterNodeGBs: 50, GPUsPerNode: 8, MemoryMiB: 46068, arFamily: "pcie"},
+	{Name: "a100_sxm", GPU: "A100 SXM 80GB", BF16TFLOPS: 312, HBMGiB: 80, UsableGiB: 79.15, HBMBandwidthGBs: 2039,
+		LinkGBs: 300, LinkLatencyUs: 10, InterNodeGBs: 25, GPUsPerNode: 8, MemoryMiB: 81920, Generation: "ampere", arFamily: "a100"},
+	{Name: "h100_sxm", GPU: "H100 SXM 80GB", BF16TFLOPS: 989, FP8TFLOPS: 1979, HBMGiB: 80, UsableGiB: 79.18, HBMBandwidthGBs: 3350,
+		LinkGBs: 450, LinkLatencyUs: 10, InterNodeGBs: 50, GPUsPerNode: 8, MemoryMiB: 81559, Generation: "hopper", arFamily: "h100"},
+	{Name: "h200_sxm", GPU: "H200 SXM 141GB", BF16TFLOPS: 989, FP8TFLOPS: 1979, HBMGiB: 141, UsableGiB: 139.81, HBMBandwidthGBs: 4800,
+		LinkGBs: 450, LinkLatencyUs: 10, InterNodeGBs: 50, GPUsPerNode: 8, MemoryMiB: 143771, Generation: "hopper", arFamily: "h100"},
+	{Name: "b200_sxm", GPU: "B200 HGX 180GB", BF16TFLOPS: 2250, FP8TFLOPS: 4500, FP4TFLOPS: 9000, HBMGiB: 180, UsableGiB: 178.46, HBMBandwidthGBs: 7700,
+		LinkGBs: 900, LinkLatencyUs: 10, InterNodeGBs: 100, GPUsPerNode: 8, MemoryMiB: 183359, Generation: "blackwell", arFamily: "nvlink5"},
+	{Name: "gb200_sxm", GPU: "GB200 NVL72 (per GPU)", BF16TFLOPS: 2500, FP8TFLOPS: 5000, FP4TFLOPS: 10000, HBMGiB: 185, UsableGiB: 184.43, HBMBandwidthGBs: 8000,
+		LinkGBs: 900, LinkLatencyUs: 10, InterNodeGBs: 900, GPUsPerNode: 4, MemoryMiB: 189471, Generation: "blackwell", arFamily: "nvlink5"},
+	{Name: "l40s", GPU: "L40S 48GB", BF16TFLOPS: 362.05, FP8TFLOPS: 733, HBMGiB: 45, UsableGiB: 44.39, HBMBandwidthGBs: 864,
+		LinkGBs: 32, LinkLatencyUs: 20, InterNodeGBs: 50, GPUsPerNode: 8, MemoryMiB: 46068, Generation: "ada", arFamily: "pcie"},
 }
 
 var systemAliases = map[string]string{"gb200": "gb200_sxm"}

@@ -32,6 +32,9 @@ type Model struct {
 
 	// WeightDtype is the checkpoint's default: bf16, fp8 or fp4.
 	WeightDtype string
+	// ExpertOnlyQuant marks checkpoints that quantise only the routed
+	// experts and keep attention in BF16 (gpt-oss's MXFP4).
+	ExpertOnlyQuant bool
 }
 
 // IsMoE reports whether the MLP is a routed mixture of experts.
@@ -90,7 +93,7 @@ var catalog = func() []Model {
 	gptoss := func(name, hf, aic string, layers, experts int) Model {
 		return Model{Name: name, HFID: hf, AICName: aic, Architecture: "GptOssForCausalLM",
 			Layers: layers, Hidden: 2880, Heads: 64, KVHeads: 8, HeadDim: 64, Intermediate: 2880, Vocab: 201088, MaxContext: 131072,
-			NumExperts: experts, TopK: 4, ExpertIntermediate: 2880, WeightDtype: "fp4"}
+			NumExperts: experts, TopK: 4, ExpertIntermediate: 2880, WeightDtype: "fp4", ExpertOnlyQuant: true}
 	}
 	mixtral := func(name, hf, aic string, l, h, nh, inter, ctx int) Model {
 		return Model{Name: name, HFID: hf, AICName: aic, Architecture: "MixtralForCausalLM",
@@ -349,7 +352,10 @@ func ParseModelConfig(data []byte) (*Model, error) {
 	if c.Quantization != nil {
 		q := strings.ToLower(string(*c.Quantization))
 		switch {
-		case strings.Contains(q, "fp4") || strings.Contains(q, "mxfp4"):
+		case strings.Contains(q, "mxfp4"):
+			// gpt-oss: modules_to_not_convert keeps attention in BF16.
+			m.WeightDtype, m.ExpertOnlyQuant = "fp4", m.IsMoE()
+		case strings.Contains(q, "fp4"):
 			m.WeightDtype = "fp4"
 		case strings.Contains(q, "fp8"):
 			m.WeightDtype = "fp8"

@@ -77,10 +77,9 @@ func (s *Simulation) fits(m results.Mapping) error {
 		return err
 	}
 	if !mem.Fits {
-		sys := s.Est.System()
 		need := mem.WeightsGiBPerGPU + mem.ActivationsGiBPerGPU + mem.ReserveGiBPerGPU
 		return &SkipError{Reason: fmt.Sprintf("Skipping %s on %d GPU(s): model does not fit in GPU memory (%.1f GiB > %.1f GiB)",
-			m.Label(), m.N, need, sys.UsableGiB*0.9)}
+			m.Label(), m.N, need, mem.BudgetGiBPerGPU)}
 	}
 	return nil
 }

@@ -100,7 +100,7 @@ func NewCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	f.IntVar(&o.OSL, "osl", 150, "Output sequence length in tokens")
 	f.IntVar(&o.Concurrency, "concurrency", 1, "Sequences decoding at once")
 	f.Float64Var(&o.Context, "context", 0, "Average decode context in tokens (default isl + osl/2)")
-	f.Float64Var(&o.GPUMemoryUtilization, "gpu-memory-utilization", 0.9, "Fraction of GPU memory the engine may use")
+	f.Float64Var(&o.GPUMemoryUtilization, "gpu-memory-utilization", 0, "The engine's memory fraction (vLLM gpu_memory_utilization, SGLang mem_fraction_static, TensorRT-LLM free_gpu_memory_fraction); 0 takes the engine's default")
 	f.BoolVar(&o.Sweep, "sweep", false, "Print the grid over TP 1..8 instead of one mapping")
 	f.StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml. Prints a table when empty.")
 	return cmd
@@ -179,8 +179,8 @@ func (o *Options) Validate() error {
 	if o.Context < 0 || o.Context > 1<<24 {
 		return fmt.Errorf("--context %v is out of range: use 0 to %d tokens", o.Context, 1<<24)
 	}
-	if !(o.GPUMemoryUtilization > 0 && o.GPUMemoryUtilization <= 1) {
-		return fmt.Errorf("--gpu-memory-utilization %v is out of range: use a fraction in (0, 1], e.g. 0.9", o.GPUMemoryUtilization)
+	if !(o.GPUMemoryUtilization >= 0 && o.GPUMemoryUtilization <= 1) {
+		return fmt.Errorf("--gpu-memory-utilization %v is out of range: use a fraction in (0, 1], e.g. 0.9, or 0 for the engine's default", o.GPUMemoryUtilization)
 	}
 	switch {
 	case o.Sweep:

@@ -39,14 +39,14 @@ func RepoRoot(dir string) (string, error) {
 // DataDir is ../shared/data/groundtruth next to the repository root, or
 // $DGDR_GROUNDTRUTH when set.
 func DataDir(from string) (string, error) {
-	if d := os.Getenv("DGDR_GROUNDTRUTH"); d != "" {
-		return d, nil
+	d := os.Getenv("DGDR_GROUNDTRUTH")
+	if d == "" {
+		root, err := RepoRoot(from)
+		if err != nil {
+			return "", err
+		}
+		d = filepath.Join(root, "..", "shared", "data", "groundtruth")
 	}
-	root, err := RepoRoot(from)
-	if err != nil {
-		return "", err
-	}
-	d := filepath.Join(root, "..", "shared", "data", "groundtruth")
 	if _, err := os.Stat(d); err != nil {
 		return "", fmt.Errorf("calibration data not found at %s (set DGDR_GROUNDTRUTH): %w", d, err)
 	}
@@ -65,7 +65,12 @@ func readCSV(path string) (*table, error) {
 		return nil, err
 	}
 	defer f.Close()
-	r := csv.NewReader(f)
+	return parseCSV(f, path)
+}
+
+// parseCSV reads CSV text with a header line; name labels errors.
+func parseCSV(in io.Reader, path string) (*table, error) {
+	r := csv.NewReader(in)
 	r.FieldsPerRecord = -1
 	head, err := r.Read()
 	if err != nil {
@@ -99,6 +104,19 @@ func (t *table) str(row []string, col string) string {
 func (t *table) num(row []string, col string) (float64, bool) {
 	v, err := strconv.ParseFloat(t.str(row, col), 64)
 	return v, err == nil
+}
+
+// nums parses required numeric columns; the error names the first bad one.
+func (t *table) nums(row []string, cols ...string) ([]float64, error) {
+	out := make([]float64, len(cols))
+	for i, c := range cols {
+		v, ok := t.num(row, c)
+		if !ok {
+			return nil, fmt.Errorf("column %s = %q is not a number", c, t.str(row, c))
+		}
+		out[i] = v
+	}
+	return out, nil
 }
 
 // Row is one end-to-end measurement of a dense model.
@@ -164,13 +182,12 @@ func LoadRows(dir string) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range b.rows {
-		tp, _ := b.num(r, "tp")
-		pt, _ := b.num(r, "prompt_tokens")
-		px, _ := b.num(r, "prefix_tokens")
-		ot, _ := b.num(r, "output_tokens")
-		ttft, _ := b.num(r, "ttft_mean_ms")
-		tpot, _ := b.num(r, "tpot_mean_ms")
+	for i, r := range b.rows {
+		v, err := b.nums(r, "tp", "prompt_tokens", "prefix_tokens", "output_tokens", "ttft_mean_ms", "tpot_mean_ms")
+		if err != nil {
+			return nil, fmt.Errorf("blis_h1_vllm_h100_sync.csv row %d: %w", i+2, err)
+		}
+		tp, pt, px, ot, ttft, tpot := v[0], v[1], v[2], v[3], v[4], v[5]
 		model := b.str(r, "model")
 		rows = append(rows, Row{ID: b.str(r, "experiment"), Model: model, Family: family(model), System: "h100_sxm",
 			Backend: "vllm", Precision: "bf16", ISL: int(pt), Prefix: int(px), OSL: int(ot), Concurrency: 1, TP: int(tp),
@@ -200,13 +217,13 @@ func loadGEMM(dir string) ([]gemmPoint, error) {
 		return nil, err
 	}
 	var out []gemmPoint
-	for _, r := range t.rows {
-		m, _ := t.num(r, "m")
-		k, _ := t.num(r, "k")
-		n, _ := t.num(r, "n")
-		us, ok := t.num(r, "latency_us")
-		if ok && us > 0 {
-			out = append(out, gemmPoint{m, k, n, us})
+	for i, r := range t.rows {
+		v, err := t.nums(r, "m", "k", "n", "latency_us")
+		if err != nil {
+			return nil, fmt.Errorf("gemm__h100__data.csv row %d: %w", i+2, err)
+		}
+		if v[3] > 0 {
+			out = append(out, gemmPoint{v[0], v[1], v[2], v[3]})
 		}
 	}
 	return out, nil
@@ -234,11 +251,13 @@ func loadAttention(dir string) ([]prefillPoint, []decodePoint, error) {
 			if err != nil {
 				return nil, nil, err
 			}
-			for _, r := range t.rows {
-				s, _ := t.num(r, "seq_len")
-				us, ok := t.num(r, "latency_us")
-				if ok && us > 0 {
-					pre = append(pre, prefillPoint{float64(heads), float64(hd), s, us})
+			for i, r := range t.rows {
+				v, err := t.nums(r, "seq_len", "latency_us")
+				if err != nil {
+					return nil, nil, fmt.Errorf("%s row %d: %w", name, i+2, err)
+				}
+				if v[1] > 0 {
+					pre = append(pre, prefillPoint{float64(heads), float64(hd), v[0], v[1]})
 				}
 			}
 		case strings.HasPrefix(name, "mha__decode__h100__"):
@@ -250,12 +269,13 @@ func loadAttention(dir string) ([]prefillPoint, []decodePoint, error) {
 				return nil, nil, err
 			}
 			kvg := (kv + tp - 1) / tp
-			for _, r := range t.rows {
-				b, _ := t.num(r, "batch_size")
-				kl, _ := t.num(r, "kv_len")
-				us, ok := t.num(r, "latency_us")
-				if ok && us > 0 {
-					dec = append(dec, decodePoint{b * kl * 2 * float64(kvg) * float64(hd) * 2, us})
+			for i, r := range t.rows {
+				v, err := t.nums(r, "batch_size", "kv_len", "latency_us")
+				if err != nil {
+					return nil, nil, fmt.Errorf("%s row %d: %w", name, i+2, err)
+				}
+				if v[2] > 0 {
+					dec = append(dec, decodePoint{v[0] * v[1] * 2 * float64(kvg) * float64(hd) * 2, v[2]})
 				}
 			}
 		}
@@ -273,12 +293,13 @@ func loadAllReduce(dir string) ([]arPoint, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range t.rows {
-			n, _ := t.num(r, "num_workers")
-			dpn, _ := t.num(r, "devices_per_node")
-			size, _ := t.num(r, "size")
-			med, ok := t.num(r, "time_stats.all_reduce.median")
-			if !ok || med <= 0 || n != dpn || (n != 2 && n != 4 && n != 8) {
+		for i, r := range t.rows {
+			v, err := t.nums(r, "num_workers", "devices_per_node", "size", "time_stats.all_reduce.median")
+			if err != nil {
+				return nil, fmt.Errorf("%s row %d: %w", f.file, i+2, err)
+			}
+			n, dpn, size, med := v[0], v[1], v[2], v[3]
+			if med <= 0 || n != dpn || (n != 2 && n != 4 && n != 8) {
 				continue
 			}
 			out = append(out, arPoint{f.family, int(n), size, med * 1000})

@@ -1,8 +1,10 @@
 package calibrate
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"gonum.org/v1/gonum/mat"
@@ -116,6 +118,8 @@ type rowFeatures struct {
 	pf     float64 // prefill forward of isl (no prefix)
 	pfP    float64 // prefill forward of the row's new tokens after its prefix
 	log2n  float64
+	gen    string  // GPU generation
+	eager  float64 // layers launched eagerly per decode step (0 inside the CUDA graphs)
 	ok     bool
 	reason string
 }
@@ -127,9 +131,21 @@ func (p physical) apply(base *estimator.Coefficients) *estimator.Coefficients {
 	c := base.Clone()
 	c.ComputeScale, c.FP8Eff, c.FP4Eff, c.BWEff, c.ElemUs, c.BlackwellComputeScale = p.compute, p.fp8, p.fp4, p.bw, p.elem, p.blackwell
 	c.AttnDecodeFloorUs = p.attnFloor
-	for _, b := range estimator.Backends() {
-		c.Backends[b] = estimator.BackendCoefficients{ARLatencyScale: p.ar}
+	for b, v := range c.Backends {
+		v.ARLatencyScale = p.ar
+		c.Backends[b] = v
 	}
+	return physicsOnly(c)
+}
+
+// physicsOnly zeroes every engine fixed cost of c (it keeps the all-reduce
+// latency scale and the MoE kernel scales, which act inside the forward
+// pass), so that features measure the physics alone.
+func physicsOnly(c *estimator.Coefficients) *estimator.Coefficients {
+	for b, v := range c.Backends {
+		c.Backends[b] = estimator.BackendCoefficients{ARLatencyScale: v.ARLatencyScale}
+	}
+	c.GenerationStepMs = nil
 	return c
 }
 
@@ -159,16 +175,13 @@ func features(rows []Row, c *estimator.Coefficients) []rowFeatures {
 			out[i].reason = errs[k].Error()
 			continue
 		}
-		kind := r.Kind
-		if kind == "" {
-			kind = "TP"
-		}
-		m := estimator.NewMapping(kind, r.TP)
+		m := r.mapping()
 		dec, err1 := e.DecodeITL(m, r.Concurrency, float64(r.ISL+r.Prefix)+float64(r.OSL)/2)
 		pf, err2 := e.PrefillTTFT(m, r.ISL+r.Prefix)
 		pfP, err3 := e.PrefillTTFTWithPrefix(m, r.ISL, r.Prefix)
-		if err1 != nil || err2 != nil || err3 != nil {
-			out[i].reason = fmt.Sprint(err1, err2, err3)
+		graph, err4 := e.CUDAGraphBatch(m)
+		if err := errors.Join(err1, err2, err3, err4); err != nil {
+			out[i].reason = err.Error()
 			continue
 		}
 		mem, err := e.Memory(m)
@@ -176,14 +189,33 @@ func features(rows []Row, c *estimator.Coefficients) []rowFeatures {
 			out[i].reason = "weights do not fit"
 			continue
 		}
-		out[i] = rowFeatures{dec: dec, pf: pf, pfP: pfP, log2n: math.Log2(float64(r.TP)), ok: true}
+		f := rowFeatures{dec: dec, pf: pf, pfP: pfP, log2n: math.Log2(float64(r.TP)), gen: e.System().Generation, ok: true}
+		if math.Ceil(float64(r.Concurrency)/float64(m.AttnDP)) > float64(graph) {
+			f.eager = float64(e.Model().Layers)
+		}
+		out[i] = f
 	}
 	return out
 }
 
+// mapping is the row's parallel layout.
+func (r Row) mapping() estimator.Mapping {
+	kind := r.Kind
+	if kind == "" {
+		kind = "TP"
+	}
+	return estimator.NewMapping(kind, r.TP)
+}
+
+// fixedStepMs is one engine step's fixed cost for the row's backend and
+// GPU generation.
+func fixedStepMs(f rowFeatures, b estimator.BackendCoefficients) float64 {
+	return b.StepMs + b.StepTPMs*f.log2n
+}
+
 // stepMs is the decode step with the backend's fixed costs.
 func stepMs(f rowFeatures, r Row, b estimator.BackendCoefficients) float64 {
-	return f.dec + b.StepMs + b.StepTPMs*f.log2n + b.PerSeqUs*float64(r.Concurrency)/1000
+	return f.dec + fixedStepMs(f, b) + (b.PerSeqUs*float64(r.Concurrency)+b.EagerLayerUs*f.eager)/1000
 }
 
 // rho is the share of engine time spent on other requests' prefills in
@@ -196,14 +228,28 @@ func rho(f rowFeatures, r Row, step float64) float64 {
 	return math.Min(other/(other+float64(r.OSL)*step), 0.9)
 }
 
-// predict maps the estimator onto one closed-loop aggregated row.
-func predict(f rowFeatures, r Row, b estimator.BackendCoefficients) (ttft, tpot float64) {
+// syncSource is the file of synchronous GuideLLM rows; its client adds its
+// own fixed cost to TTFT.
+const syncSource = "blis_h1_vllm_h100_sync.csv"
+
+// clientMs is the benchmark client's fixed cost per request in TTFT.
+func clientMs(r Row, b estimator.BackendCoefficients, c *estimator.Coefficients) float64 {
+	if r.Source == syncSource {
+		return c.SyncClientMs
+	}
+	return b.BenchClientMs
+}
+
+// predict maps the estimator onto one row: TPOT is the decode step plus
+// other requests' prefills mixed in; TTFT is the engine's prefill plus the
+// client's cost plus queueing behind other requests.
+func predict(f rowFeatures, r Row, b estimator.BackendCoefficients, c *estimator.Coefficients) (ttft, tpot float64) {
 	step := stepMs(f, r, b)
 	tpot = step + b.MixGain*float64(r.Concurrency-1)*f.pf/float64(r.OSL)
 	q := rho(f, r, step)
-	ttft = f.pfP + b.RequestMs + b.StepMs + b.StepTPMs*f.log2n + b.QueueGain*f.pf*q/(1-q)
+	ttft = f.pfP + fixedStepMs(f, b) + clientMs(r, b, c) + b.QueueGain*f.pf*q/(1-q)
 	if r.Concurrency > 1 {
-		ttft += b.LoadedRequestMs + b.QueueStepGain*step + b.BurstGain*float64(r.Concurrency-1)*f.pf
+		ttft += b.QueueStepGain*step + b.BurstGain*float64(r.Concurrency-1)*f.pf
 	}
 	return ttft, tpot
 }
@@ -281,121 +327,167 @@ func irls(a [][]float64, y, base, meas, prior []float64) []float64 {
 	return x
 }
 
+// minGenerationRows is how many rows a backend needs on a GPU generation
+// before that generation gets its own step cost; generations lists them,
+// hopper (the reference) first.
+const minGenerationRows = 30
+
+var generations = []string{"hopper", "blackwell", "ampere", "ada"}
+
+// engineFamily groups backends whose fixed costs are fitted as one.
+func engineFamily(backend string) string {
+	if backend == "sglang" {
+		return "vllm"
+	}
+	return backend
+}
+
+// engineFit is the outcome of fitBackends.
+type engineFit struct {
+	be      map[string]estimator.BackendCoefficients
+	genStep map[string]float64 // "backend/generation" → StepMs, hopper excluded
+	client  float64            // SyncClientMs
+}
+
+// resolve is b's coefficients on generation gen (as estimator.New does).
+func (o engineFit) resolve(backend, gen string) (estimator.BackendCoefficients, bool) {
+	b, ok := o.be[backend]
+	if v, has := o.genStep[backend+"/"+gen]; has {
+		b.StepMs = v
+	}
+	return b, ok
+}
+
 // fitBackends solves the engines' fixed costs for given physical features:
-// TPOT first (step costs, mixing), then TTFT (request cost, queueing). Only
-// the fixed step and request costs and the prefill mixing (chunked or not)
-// are per backend; the per-sequence and queueing gains are shared, so that a backend seen on one model
-// family does not absorb that family's physics into its own constants.
-func fitBackends(rows []Row, feats []rowFeatures, arScale float64) map[string]estimator.BackendCoefficients {
+// TPOT first, then TTFT. Step costs are per engine family and GPU
+// generation, with a TP growth and a prefill-mixing gain per family; the
+// per-sequence and eager-launch costs are shared, so that a backend seen on
+// one model family does not absorb that family's physics.
+//
+// vLLM and SGLang (Python schedulers, CUDA graphs, chunked prefill) share
+// one family: fitted apart, SGLang's step cost comes out below vLLM's from
+// the H100 Qwen rows and above it from the H200 Llama rows (ACCURACY.md), so
+// the data support no difference of either sign, and a per-engine term
+// would copy one family's benchmark run onto the other.
+func fitBackends(rows []Row, feats []rowFeatures, arScale float64) engineFit {
 	count := map[string]int{}
 	for i, r := range rows {
 		if feats[i].ok {
 			count[r.Backend]++
+			count[engineFamily(r.Backend)+"/"+feats[i].gen]++
 		}
 	}
 	var bes []string
 	for _, b := range estimator.Backends() {
-		if count[b] >= 8 {
+		if count[b] >= 8 && count[engineFamily(b)+"/hopper"] >= minGenerationRows {
 			bes = append(bes, b)
 		}
 	}
-	out := map[string]estimator.BackendCoefficients{}
+	out := engineFit{be: map[string]estimator.BackendCoefficients{}, genStep: map[string]float64{}}
 	if len(bes) == 0 {
 		return out
 	}
-	// Step columns are per engine family: vLLM and SGLang (Python
-	// schedulers, CUDA graphs, chunked prefill) share theirs; SGLang's rows
-	// alone (one small model at SLA-tuned concurrency) cannot separate step
-	// cost from physics.
-	col := map[string]int{}
-	fam := func(b string) string {
-		if b == "sglang" {
-			return "vllm"
+	// Columns: step per (family, generation); per family [stepTP, mix];
+	// shared [perSeq, eager].
+	n := 0
+	col := func() int { n++; return n - 1 }
+	stepCol, tpCol, mixCol := map[string]int{}, map[string]int{}, map[string]int{}
+	for _, b := range bes {
+		fam := engineFamily(b)
+		if _, done := tpCol[fam]; done {
+			continue
 		}
-		return b
-	}
-	for _, b := range bes {
-		if _, ok := col[fam(b)]; !ok {
-			col[fam(b)] = len(col)
+		for _, g := range generations {
+			if count[fam+"/"+g] >= minGenerationRows {
+				stepCol[fam+"/"+g] = col()
+			}
 		}
+		tpCol[fam], mixCol[fam] = col(), col()
 	}
-	for _, b := range bes {
-		col[b] = col[fam(b)]
-	}
-	nb := 0
-	for _, b := range bes {
-		nb = max(nb, col[b]+1)
-	}
+	perSeq, eager := col(), col()
 	var sel []int
 	for i, r := range rows {
-		if _, ok := col[r.Backend]; ok && feats[i].ok {
+		if slices.Contains(bes, r.Backend) && feats[i].ok {
 			sel = append(sel, i)
 		}
 	}
-	// TPOT columns: per backend [step, stepTP, mix], shared [perSeq].
+	stepOf := func(fam, gen string) int {
+		if j, ok := stepCol[fam+"/"+gen]; ok {
+			return j
+		}
+		return stepCol[fam+"/hopper"]
+	}
+	weight := func(r Row) float64 {
+		if r.Concurrency == 1 {
+			return singleStreamWeight
+		}
+		return 1
+	}
 	var a [][]float64
 	var y, base, meas, prior []float64
 	for _, i := range sel {
 		r, f := rows[i], feats[i]
-		row := make([]float64, 3*nb+1)
-		row[3*col[r.Backend]] = 1
-		row[3*col[r.Backend]+1] = f.log2n
-		row[3*col[r.Backend]+2] = float64(r.Concurrency-1) * f.pf / float64(r.OSL)
-		row[3*nb] = float64(r.Concurrency) / 1000
+		fam := engineFamily(r.Backend)
+		row := make([]float64, n)
+		row[stepOf(fam, f.gen)] = 1
+		row[tpCol[fam]] = f.log2n
+		row[mixCol[fam]] = float64(r.Concurrency-1) * f.pf / float64(r.OSL)
+		row[perSeq] = float64(r.Concurrency) / 1000
+		row[eager] = f.eager / 1000
 		a = append(a, row)
 		y = append(y, r.TPOT-f.dec)
 		base = append(base, f.dec)
 		meas = append(meas, r.TPOT)
-		w := 1.0
-		if r.Concurrency == 1 {
-			w = singleStreamWeight
-		}
-		prior = append(prior, w)
+		prior = append(prior, weight(r))
 	}
 	x := irls(a, y, base, meas, prior)
 	for _, b := range bes {
-		out[b] = estimator.BackendCoefficients{StepMs: x[3*col[b]], StepTPMs: x[3*col[b]+1], MixGain: x[3*col[b]+2], PerSeqUs: x[3*nb], ARLatencyScale: arScale}
+		fam := engineFamily(b)
+		out.be[b] = estimator.BackendCoefficients{StepMs: x[stepCol[fam+"/hopper"]], StepTPMs: x[tpCol[fam]], MixGain: x[mixCol[fam]],
+			PerSeqUs: x[perSeq], EagerLayerUs: x[eager], ARLatencyScale: arScale}
+		for _, g := range generations[1:] {
+			if j, ok := stepCol[fam+"/"+g]; ok {
+				out.genStep[b+"/"+g] = x[j]
+			}
+		}
 	}
-	// TTFT columns: shared [request] (identified by single-stream rows,
-	// the only ones that measure it without queueing), per backend [loaded
-	// request, burst] (benchmarks differ per engine in how synchronised
-	// arrivals are), shared [steady queue, step].
+	// TTFT columns: shared [sync client], per backend [bench client,
+	// burst], shared [steady queue, step].
 	tcol := map[string]int{}
 	for i, b := range bes {
-		tcol[b] = i
+		tcol[b] = 1 + 2*i
 	}
-	nt := len(bes)
+	queue, queueStep := 1+2*len(bes), 2+2*len(bes)
 	a, y, base, meas, prior = a[:0], y[:0], base[:0], meas[:0], prior[:0]
 	for _, i := range sel {
 		r, f := rows[i], feats[i]
-		b := out[r.Backend]
-		step := stepMs(f, r, b)
-		q := rho(f, r, step)
-		row := make([]float64, 2*nt+3)
-		row[0] = 1
-		if r.Concurrency > 1 {
-			row[1+2*tcol[r.Backend]] = 1
-			row[2+2*tcol[r.Backend]] = float64(r.Concurrency-1) * f.pf
-			row[2*nt+2] = step
+		b, _ := out.resolve(r.Backend, f.gen)
+		st := stepMs(f, r, b)
+		q := rho(f, r, st)
+		row := make([]float64, queueStep+1)
+		if r.Source == syncSource {
+			row[0] = 1
+		} else {
+			row[tcol[r.Backend]] = 1
 		}
-		row[2*nt+1] = f.pf * q / (1 - q)
+		if r.Concurrency > 1 {
+			row[tcol[r.Backend]+1] = float64(r.Concurrency-1) * f.pf
+			row[queueStep] = st
+		}
+		row[queue] = f.pf * q / (1 - q)
 		a = append(a, row)
-		fixed := f.pfP + b.StepMs + b.StepTPMs*f.log2n
+		fixed := f.pfP + fixedStepMs(f, b)
 		y = append(y, r.TTFT-fixed)
 		base = append(base, fixed)
 		meas = append(meas, r.TTFT)
-		// Single-stream rows measure exactly what PrefillTTFT answers.
-		w := 1.0
-		if r.Concurrency == 1 {
-			w = singleStreamWeight
-		}
-		prior = append(prior, w)
+		prior = append(prior, weight(r))
 	}
 	x = irls(a, y, base, meas, prior)
+	out.client = x[0]
 	for _, be := range bes {
-		b := out[be]
-		b.RequestMs, b.LoadedRequestMs, b.BurstGain, b.QueueGain, b.QueueStepGain = x[0], x[1+2*tcol[be]], x[2+2*tcol[be]], x[2*nt+1], x[2*nt+2]
-		out[be] = b
+		b := out.be[be]
+		b.BenchClientMs, b.BurstGain, b.QueueGain, b.QueueStepGain = x[tcol[be]], x[tcol[be]+1], x[queue], x[queueStep]
+		out.be[be] = b
 	}
 	return out
 }
@@ -409,17 +501,20 @@ func Fit(dir string, rows []Row) (*estimator.Coefficients, error) {
 	}
 	type outcome struct {
 		loss float64
-		be   map[string]estimator.BackendCoefficients
+		fit  engineFit
 	}
+	id := identifiable(rows)
 	eval := func(p physical) outcome {
-		feats := features(rows, p.apply(base))
-		o := outcome{be: fitBackends(rows, feats, p.ar)}
+		c := p.apply(base)
+		feats := features(rows, c)
+		o := outcome{fit: fitBackends(rows, feats, p.ar)}
+		c.SyncClientMs = o.fit.client
 		for i, r := range rows {
-			bc, ok := o.be[r.Backend]
+			bc, ok := o.fit.resolve(r.Backend, feats[i].gen)
 			if !feats[i].ok || !ok {
 				continue
 			}
-			ttft, tpot := predict(feats[i], r, bc)
+			ttft, tpot := predict(feats[i], r, bc, c)
 			w := 1.0
 			if r.Concurrency == 1 {
 				w = singleStreamWeight
@@ -433,41 +528,75 @@ func Fit(dir string, rows []Row) (*estimator.Coefficients, error) {
 		// Bounds keep the fit physical: GEMMs at most ~0.86 of peak
 		// (GemmEffMax·ComputeScale), HBM at most 0.95, low precision no
 		// faster than its datasheet ratio, custom all-reduce latency at least a
-		// fifth of NCCL's.
-		return physical{compute: cl(x[0], 0.5, 1.35), fp8: cl(x[1], 0.4, 1), fp4: cl(x[2], 0.3, 1), bw: cl(x[3], 0.5, 0.95),
-			ar: cl(x[4], 0.2, 2), elem: cl(x[5], 0.5, 20), blackwell: cl(x[6], 0.5, 1.1), attnFloor: cl(x[7], 1, 40)}
+		// fifth of NCCL's. An element-wise kernel's floor stays at AI
+		// Configurator's 3 µs (mem_empirical_constant_latency): fitted, it
+		// soaks up decode-step costs and then inflates short prefills.
+		p := physical{compute: cl(x[0], 0.5, 1.35), fp8: cl(x[1], 0.4, 1), fp4: cl(x[2], 0.3, 1), bw: cl(x[3], 0.5, 0.95),
+			ar: cl(x[4], 0.2, 2), elem: 3, blackwell: cl(x[6], 0.5, 1.1), attnFloor: cl(x[7], 1, 40)}
+		// A scale only moves when enough rows inform it; otherwise it keeps
+		// the first-principles value: Blackwell reaches the same share of its
+		// datasheet peak as Hopper, FP4 the same share of its peak as FP8.
+		if !id.blackwell {
+			p.blackwell = 1
+		}
+		if !id.fp4 {
+			p.fp4 = p.fp8
+		}
+		return p
 	}
 	x := minimize(func(x []float64) float64 { return eval(decode(x)).loss },
 		[]float64{0, math.Log(0.8), math.Log(0.6), math.Log(0.8), math.Log(0.4), math.Log(3), 0, math.Log(base.AttnDecodeFloorUs)}, 1000)
 	p := decode(x)
 	best := eval(p)
-	out := p.apply(base)
-	if len(best.be) == 0 {
+	if len(best.fit.be) == 0 {
 		return nil, fmt.Errorf("no backend had enough rows to fit")
 	}
+	out := p.apply(base)
+	out.SyncClientMs = best.fit.client
+	out.GenerationStepMs = best.fit.genStep
 	var avg estimator.BackendCoefficients
-	for _, b := range sortedBackends(best.be) {
-		v := best.be[b]
-		k := float64(len(best.be))
+	k := float64(len(best.fit.be))
+	for _, b := range sortedBackends(best.fit.be) {
+		v := best.fit.be[b]
 		avg.StepMs += v.StepMs / k
 		avg.StepTPMs += v.StepTPMs / k
 		avg.PerSeqUs += v.PerSeqUs / k
-		avg.RequestMs += v.RequestMs / k
+		avg.EagerLayerUs += v.EagerLayerUs / k
 		avg.QueueGain += v.QueueGain / k
 		avg.QueueStepGain += v.QueueStepGain / k
 		avg.BurstGain += v.BurstGain / k
-		avg.LoadedRequestMs += v.LoadedRequestMs / k
+		avg.BenchClientMs += v.BenchClientMs / k
 		avg.MixGain += v.MixGain / k
 	}
 	avg.ARLatencyScale = p.ar
 	for _, b := range estimator.Backends() {
-		if v, ok := best.be[b]; ok {
-			out.Backends[b] = v
-		} else {
-			out.Backends[b] = avg
+		v, ok := best.fit.be[b]
+		if !ok {
+			v = avg
 		}
+		out.Backends[b] = v
 	}
 	return out, nil
+}
+
+// minPhysicsRows is how many rows a hardware or precision scale needs
+// before the fit may move it.
+const minPhysicsRows = 30
+
+// identified says which scales the rows can move.
+type identified struct{ blackwell, fp4 bool }
+
+func identifiable(rows []Row) identified {
+	var bw, fp4 int
+	for _, r := range rows {
+		if sys, err := estimator.LookupSystem(r.System); err == nil && sys.Generation == "blackwell" {
+			bw++
+		}
+		if r.Precision == "fp4" {
+			fp4++
+		}
+	}
+	return identified{blackwell: bw >= minPhysicsRows, fp4: fp4 >= minPhysicsRows}
 }
 
 func sortedBackends(m map[string]estimator.BackendCoefficients) []string {
@@ -488,17 +617,15 @@ type Prediction struct {
 // Predict evaluates coefficients c on rows (rows the model cannot take are
 // skipped).
 func Predict(c *estimator.Coefficients, rows []Row) []Prediction {
-	phys := c.Clone()
-	for b, v := range phys.Backends {
-		phys.Backends[b] = estimator.BackendCoefficients{ARLatencyScale: v.ARLatencyScale}
-	}
-	feats := features(rows, phys)
+	fit := engineFit{be: c.Backends, genStep: c.GenerationStepMs}
+	feats := features(rows, physicsOnly(c.Clone()))
 	var out []Prediction
 	for i, r := range rows {
 		if !feats[i].ok {
 			continue
 		}
-		ttft, tpot := predict(feats[i], r, c.Backends[r.Backend])
+		b, _ := fit.resolve(r.Backend, feats[i].gen)
+		ttft, tpot := predict(feats[i], r, b, c)
 		out = append(out, Prediction{Row: r, TTFT: ttft, TPOT: tpot})
 	}
 	return out
@@ -510,3 +637,58 @@ var ttftWeight = 0.3
 
 // singleStreamWeight up-weights concurrency-1 rows in the TTFT fit.
 var singleStreamWeight = 5.0
+
+// minMoERows is how many MoE rows a backend and expert dtype need before
+// their kernel scale is fitted.
+const minMoERows = 10
+
+// FitMoE fits each engine's fused-MoE kernel scale per expert dtype on the
+// MoE rows' TPOT (everything else fixed by c) and returns the table.
+func FitMoE(c *estimator.Coefficients, rows []Row) map[string]float64 {
+	groups := map[string][]Row{}
+	for _, r := range rows {
+		k := r.Backend + "/" + r.Precision
+		groups[k] = append(groups[k], r)
+	}
+	out := map[string]float64{}
+	for _, k := range sortedKeys(groups) {
+		g := groups[k]
+		if len(g) < minMoERows {
+			continue
+		}
+		loss := func(logScale float64) float64 {
+			trial := c.Clone()
+			if trial.MoEScale == nil {
+				trial.MoEScale = map[string]float64{}
+			}
+			trial.MoEScale[k] = math.Exp(logScale)
+			s := 0.0
+			for _, p := range Predict(trial, g) {
+				s += sq(math.Log(p.TPOT / p.Row.TPOT))
+			}
+			return s
+		}
+		out[k] = math.Exp(goldenMin(loss, math.Log(0.5), math.Log(6), 40))
+	}
+	return out
+}
+
+// goldenMin minimises a unimodal f on [lo, hi] by golden-section search.
+func goldenMin(f func(float64) float64, lo, hi float64, iters int) float64 {
+	r := (math.Sqrt(5) - 1) / 2
+	a, b := lo, hi
+	c, d := b-r*(b-a), a+r*(b-a)
+	fc, fd := f(c), f(d)
+	for i := 0; i < iters; i++ {
+		if fc < fd {
+			b, d, fd = d, c, fc
+			c = b - r*(b-a)
+			fc = f(c)
+		} else {
+			a, c, fc = c, d, fd
+			d = a + r*(b-a)
+			fd = f(d)
+		}
+	}
+	return (a + b) / 2
+}

@@ -94,23 +94,36 @@ func sortedKeys[V any](m map[string]V) []string {
 func SystemBackend(r Row) string { return r.System + " / " + r.Backend }
 
 // HeldOut fits on every family but one and predicts that family.
-func HeldOut(dir string, rows []Row, family string) ([]Prediction, *estimator.Coefficients, error) {
-	var train, test []Row
+func HeldOut(dir string, rows []Row, family string) ([]Prediction, error) {
+	return heldOutBy(dir, rows, func(r Row) bool { return r.Family == family })
+}
+
+// heldOutBy fits on the rows test rejects and predicts the rows it accepts.
+func heldOutBy(dir string, rows []Row, test func(Row) bool) ([]Prediction, error) {
+	var train, held []Row
 	for _, r := range rows {
-		if r.Family == family {
-			test = append(test, r)
+		if test(r) {
+			held = append(held, r)
 		} else {
 			train = append(train, r)
 		}
 	}
-	if len(test) == 0 {
-		return nil, nil, fmt.Errorf("no rows of family %q", family)
+	if len(held) == 0 {
+		return nil, fmt.Errorf("no rows to hold out")
 	}
 	c, err := Fit(dir, train)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return Predict(c, test), c, nil
+	return Predict(c, held), nil
+}
+
+// generation is a system's GPU generation ("" when unknown).
+func generation(system string) string {
+	if s, err := estimator.LookupSystem(system); err == nil {
+		return s.Generation
+	}
+	return ""
 }
 
 func f(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
@@ -134,10 +147,19 @@ func GoSource(c *estimator.Coefficients) ([]byte, error) {
 	b.WriteString("},\nBackends: map[string]BackendCoefficients{\n")
 	for _, k := range sortedKeys(c.Backends) {
 		v := c.Backends[k]
-		fmt.Fprintf(&b, "%q: {StepMs: %s, StepTPMs: %s, PerSeqUs: %s, RequestMs: %s, ARLatencyScale: %s, QueueGain: %s, BurstGain: %s, QueueStepGain: %s, MixGain: %s, LoadedRequestMs: %s},\n",
-			k, f(v.StepMs), f(v.StepTPMs), f(v.PerSeqUs), f(v.RequestMs), f(v.ARLatencyScale), f(v.QueueGain), f(v.BurstGain), f(v.QueueStepGain), f(v.MixGain), f(v.LoadedRequestMs))
+		fmt.Fprintf(&b, "%q: {StepMs: %s, StepTPMs: %s, PerSeqUs: %s, ARLatencyScale: %s, EagerLayerUs: %s, QueueGain: %s, BurstGain: %s, QueueStepGain: %s, MixGain: %s, BenchClientMs: %s},\n",
+			k, f(v.StepMs), f(v.StepTPMs), f(v.PerSeqUs), f(v.ARLatencyScale), f(v.EagerLayerUs), f(v.QueueGain), f(v.BurstGain), f(v.QueueStepGain), f(v.MixGain), f(v.BenchClientMs))
 	}
-	b.WriteString("},\n}\n")
+	b.WriteString("},\nGenerationStepMs: map[string]float64{\n")
+	for _, k := range sortedKeys(c.GenerationStepMs) {
+		fmt.Fprintf(&b, "%q: %s,\n", k, f(c.GenerationStepMs[k]))
+	}
+	b.WriteString("},\nMoEScale: map[string]float64{\n")
+	for _, k := range sortedKeys(c.MoEScale) {
+		fmt.Fprintf(&b, "%q: %s,\n", k, f(c.MoEScale[k]))
+	}
+	fmt.Fprintf(&b, "},\nSyncClientMs: %s,\n", f(c.SyncClientMs))
+	b.WriteString("}\n")
 	return format.Source(b.Bytes())
 }
 
@@ -149,30 +171,121 @@ type Report struct {
 	// the only rows whose TTFT is the batch-1 TTFT PrefillTTFT answers.
 	HeldOutSingle map[string][]Errors
 	InSample      []Errors
-	// MoE are the MoE/MLA rows, never fitted, predicted with Fitted.
-	MoE                 []Errors
+	// Short are the single-stream rows with at most 256 new prompt tokens,
+	// ShortHeldOut their held-out error.
+	Short        []ShortRow
+	ShortHeldOut Errors
+	// UnseenGeneration predicts the Blackwell rows from a fit without
+	// them: how well first principles carry to a GPU generation with no rows.
+	UnseenGeneration Errors
+	SGLangVsVLLM     []RatioRow
+	// MoE are the MoE/MLA rows predicted with the fitted kernel scales;
+	// MoEHeldOut with scales fitted on the other MoE models only.
+	MoE, MoEHeldOut     []Errors
+	MoEShortISL         Errors
 	MoERows, MoESkipped int
+	Memory              []MemoryCheck
+	IssueKV             []IssueKVRow
+	Reference           []ReferencePoint
 	Fitted              *estimator.Coefficients
 	AICITLMPE           map[string]float64 // experiment -> AIC signed ITL error (BLIS baseline file)
+}
+
+// Gates are the issue-16 targets on held-out data.
+const (
+	gateMedian      = 10.0
+	gateP90         = 25.0
+	gateShortMedian = 20.0
+)
+
+// Gate is one target and the figure that checks it.
+type Gate struct {
+	Name          string
+	Value, Target float64
+}
+
+// Met reports whether the figure is within its target.
+func (g Gate) Met() bool { return g.Value <= g.Target }
+
+// Gates lists every issue-16 target with its current figure.
+func (r *Report) Gates() []Gate {
+	var out []Gate
+	for _, fam := range sortedKeys(r.HeldOut) {
+		all, one := findGroup(r.HeldOut[fam], "all"), findGroup(r.HeldOutSingle[fam], "all")
+		out = append(out,
+			Gate{fam + " held out: ITL median %", all.TPOTMedian, gateMedian},
+			Gate{fam + " held out: ITL p90 %", all.TPOTP90, gateP90},
+			Gate{fam + " held out: batch-1 TTFT median %", one.TTFTMedian, gateMedian},
+			Gate{fam + " held out: batch-1 TTFT p90 %", one.TTFTP90, gateP90})
+	}
+	return append(out, Gate{"short prompts (≤ 256 new tokens), held out: batch-1 TTFT median %", r.ShortHeldOut.TTFTMedian, gateShortMedian})
+}
+
+// memoryErrors are the median absolute KV-cache errors (%) of ours and AI
+// Configurator's against the engines, over rows where the engine started.
+func (r *Report) memoryErrors() (ours, aic float64, n int) {
+	var o, a []float64
+	for _, c := range r.Memory {
+		if !c.MeasuredFits {
+			continue
+		}
+		o = append(o, math.Abs(100*(c.OursGiB/c.MeasuredGiB-1)))
+		a = append(a, math.Abs(100*(c.AICGiB/c.MeasuredGiB-1)))
+	}
+	return quantile(o, 0.5), quantile(a, 0.5), len(o)
 }
 
 // Markdown renders the report.
 func (r *Report) Markdown() string {
 	var b strings.Builder
 	b.WriteString("# Estimator accuracy\n\n")
-	b.WriteString("Generated by `make calibrate` (hack/calibrate) from `../shared/data/groundtruth`; do not edit by hand.\n\n")
+	b.WriteString("Generated by `make calibrate` (hack/calibrate) from `../shared/data/groundtruth` and `calibrate/data/engine_memory.csv`; do not edit by hand.\n\n")
 	fmt.Fprintf(&b, "Rows: %d dense measurements (AIC aggregated serving rows of `aic_silicon_dense_agg_clean.csv` whose engine batch equals the client concurrency, plus the 13 vLLM single-stream rows of `blis_h1_vllm_h100_sync.csv`).\n", r.Rows)
-	b.WriteString("Errors are absolute percentage errors of mean TTFT and mean TPOT (ITL) against the measurement; the estimator is mapped onto closed-loop aggregated serving with the calibration-only queueing and prefill-mixing terms (see calibrate/fit.go).\n\n")
+	b.WriteString("Errors are absolute percentage errors of mean TTFT and mean TPOT (ITL) against the measurement; the estimator is mapped onto closed-loop aggregated serving with the calibration-only queueing, prefill-mixing and benchmark-client terms (see calibrate/fit.go).\n\n")
+
 	b.WriteString("## Summary\n\n")
-	for _, fam := range sortedKeys(r.HeldOut) {
-		all, one := findGroup(r.HeldOut[fam], "all"), findGroup(r.HeldOutSingle[fam], "all")
-		fmt.Fprintf(&b, "* %s held out: ITL median %.1f %% / p90 %.1f %% (%d rows); batch-1 TTFT median %.1f %% / p90 %.1f %% (%d single-stream rows); TTFT under load median %.1f %% / p90 %.1f %%.\n",
-			fam, all.TPOTMedian, all.TPOTP90, all.N, one.TTFTMedian, one.TTFTP90, one.N, all.TTFTMedian, all.TTFTP90)
+	b.WriteString("Targets of issue 16 on held-out data (the family named is left out of the fit and predicted):\n\n")
+	b.WriteString("| check | figure | target | met |\n|---|---|---|---|\n")
+	for _, g := range r.Gates() {
+		fmt.Fprintf(&b, "| %s | %.1f | ≤ %.0f | %s |\n", g.Name, g.Value, g.Target, map[bool]string{true: "yes", false: "**no**"}[g.Met()])
 	}
-	moe := findGroup(r.MoE, "all")
-	fmt.Fprintf(&b, "* MoE/MLA rows (never fitted): ITL median %.1f %% / p90 %.1f %% (%d rows).\n", moe.TPOTMedian, moe.TPOTP90, moe.N)
-	b.WriteString("* The gated family is Qwen (`TestHeldOutQwenAccuracy`: ITL and batch-1 TTFT median ≤ 15 %, p90 ≤ 35 %). TTFT under closed-loop load misses that target: it is dominated by each benchmark's arrival pattern (synchronised bursts for SGLang, staggered arrivals for TensorRT-LLM), which the profiler never asks the estimator for. ")
-	b.WriteString("Holding Llama out leaves only H100 and GB200 Qwen rows to fit, so B200/H200 and FP4 transfer poorly in that direction.\n\n")
+	ours, aic, n := r.memoryErrors()
+	fmt.Fprintf(&b, "| KV cache vs engine-reported, median abs. error %% (%d engine start-ups) | %.1f (AI Configurator: %.1f) | ≤ 10 | %s |\n\n", n, ours, aic,
+		map[bool]string{true: "yes", false: "**no**"}[ours <= 10])
+	moe, moeHeld := findGroup(r.MoE, "all"), findGroup(r.MoEHeldOut, "all")
+	fmt.Fprintf(&b, "* MoE/MLA rows: ITL median %.1f %% / p90 %.1f %% (%d rows) with the fused-MoE kernel scales fitted; %.1f %% / %.1f %% when each MoE model's scales come from the other MoE models only.\n", moe.TPOTMedian, moe.TPOTP90, moe.N, moeHeld.TPOTMedian, moeHeld.TPOTP90)
+	trt := findGroup(r.HeldOut["llama"], "h100_sxm / trtllm")
+	gb := findGroup(r.HeldOutSingle["qwen"], "gb200 / trtllm")
+	fmt.Fprintf(&b, "* Where the targets are missed: with Llama held out, TensorRT-LLM is seen only on Qwen3-32B FP8, whose rows give it a fixed step cost that the small Llama-3.1-8B at H100 does not have (ITL bias %+.1f %% on those %d rows); B200 and FP4 are first principles in that fit (a generation or precision needs 30 rows before the fit moves its scale). With Qwen held out, the two GB200 single-stream rows are off by %+.1f %% TTFT: they carry the AI Configurator benchmark harness's own cost per request, fitted on the loaded rows. TTFT under closed-loop load is the benchmark's arrival pattern and is reported, not a target.\n\n",
+		trt.TPOTBias, trt.N, gb.TTFTBias)
+
+	b.WriteString("## What PrefillTTFT answers\n\n")
+	b.WriteString("PrefillTTFT is the engine's time to first token: one engine step per 32768-token chunk (its fixed cost plus the forward pass). A benchmark client's own cost is not part of it and is fitted per data source: ")
+	fmt.Fprintf(&b, "GuideLLM's synchronous client adds %.2f ms per request to the single-stream rows; AI Configurator's benchmark harness adds ", r.Fitted.SyncClientMs)
+	var parts []string
+	for _, k := range sortedKeys(r.Fitted.Backends) {
+		parts = append(parts, fmt.Sprintf("%s %.1f ms", k, r.Fitted.Backends[k].BenchClientMs))
+	}
+	b.WriteString(strings.Join(parts, ", ") + " per request (fitted with the loaded rows; it carries their queueing before the first step).\n\n")
+	b.WriteString("Fixed engine costs fitted per backend family and GPU generation (ms per step; vLLM and SGLang share one family, see below):\n\n")
+	b.WriteString("| backend | Hopper step | Blackwell step | + per TP doubling | per sequence (µs) | eager layer above the CUDA graphs (µs) |\n|---|---|---|---|---|---|\n")
+	for _, k := range sortedKeys(r.Fitted.Backends) {
+		v := r.Fitted.Backends[k]
+		bw, ok := r.Fitted.GenerationStepMs[k+"/blackwell"]
+		bws := "as Hopper"
+		if ok {
+			bws = fmt.Sprintf("%.2f", bw)
+		}
+		fmt.Fprintf(&b, "| %s | %.2f | %s | %.2f | %.1f | %.1f |\n", k, v.StepMs, bws, v.StepTPMs, v.PerSeqUs, v.EagerLayerUs)
+	}
+	b.WriteString("\nAmpere (A100) and Ada (L40S) have no rows and take the Hopper step cost.\n\n")
+	b.WriteString("SGLang against vLLM on configurations both were measured at (same GPU, model shape, TP, concurrency, ISL and OSL): the ratio of their TPOT changes sign between the two data sets, so the fit keeps one step cost for both and lets them differ only where the engines' own code does (KV memory accounting, CUDA-graph capture limit: SGLang captures up to 256 sequences below TP 4 on H100/H200, vLLM up to 512):\n\n")
+	b.WriteString("| GPU | model | configurations | SGLang / vLLM TPOT median | min | max |\n|---|---|---|---|---|---|\n")
+	for _, x := range r.SGLangVsVLLM {
+		fmt.Fprintf(&b, "| %s | %s | %d | %.2f | %.2f | %.2f |\n", x.System, x.Shape, x.N, x.Median, x.Min, x.Max)
+	}
+	b.WriteString("\n")
+
 	for _, fam := range sortedKeys(r.HeldOut) {
 		fmt.Fprintf(&b, "## Held-out family: %s (fitted on every other family)\n\n", fam)
 		b.WriteString("All rows (aggregated serving at concurrency 1–512; TTFT here includes queueing behind other requests):\n\n")
@@ -180,13 +293,45 @@ func (r *Report) Markdown() string {
 		b.WriteString("Single-stream rows only (concurrency 1: TTFT is the batch-1 prefill the profiler asks for):\n\n")
 		errTable(&b, r.HeldOutSingle[fam])
 	}
+
+	b.WriteString("## Short prompts (≤ 256 new tokens, batch 1)\n\n")
+	b.WriteString("The single-stream rows with short prompts are GuideLLM's chat sweeps (70 new tokens after a 284-token cached prefix). Predicted TTFT = PrefillTTFT with the prefix + the GuideLLM client cost; held out = fitted without the row's family.\n\n")
+	b.WriteString("| row | GPU / backend | TP | measured ms | held out ms | error % | in-sample ms | error % |\n|---|---|---|---|---|---|---|---|\n")
+	for _, x := range r.Short {
+		fmt.Fprintf(&b, "| %s | %s | %d | %.1f | %.1f | %+.1f | %.1f | %+.1f |\n", x.Row.ID, SystemBackend(x.Row), x.Row.TP, x.Row.TTFT,
+			x.HeldOutTTFT, 100*(x.HeldOutTTFT/x.Row.TTFT-1), x.InSampleTTFT, 100*(x.InSampleTTFT/x.Row.TTFT-1))
+	}
+	b.WriteString("\nEngine-level batch-1 TTFT quoted in issue 16 (measured by its author on data not in `../shared`; backend not stated, compared with our vLLM answer; not used by the fit):\n\n")
+	b.WriteString("| model | GPU | ISL | measured ms | PrefillTTFT ms | error % |\n|---|---|---|---|---|---|\n")
+	for _, p := range r.Reference {
+		fmt.Fprintf(&b, "| %s | %s | %d | %.1f | %.2f | %+.1f |\n", p.Model, p.System, p.ISL, p.Measured, p.Ours, 100*(p.Ours/p.Measured-1))
+	}
+	fmt.Fprintf(&b, "\nAI Configurator's short-prompt silicon rows (ISL 128–512, all Qwen3-235B-A22B-FP8 on H100 with TensorRT-LLM at concurrency 4–128, in the MoE set below): ITL median %.1f %% / p90 %.1f %%, TTFT median %.1f %% (%d rows); their TTFT of 170–420 ms is the benchmark harness, not the prefill.\n\n",
+		r.MoEShortISL.TPOTMedian, r.MoEShortISL.TPOTP90, r.MoEShortISL.TTFTMedian, r.MoEShortISL.N)
+
 	b.WriteString("## In-sample (committed coefficients, fitted on all rows)\n\n")
 	errTable(&b, r.InSample)
-	b.WriteString("## MoE and MLA models (never fitted)\n\n")
-	fmt.Fprintf(&b, "Aggregated rows of `aic_silicon_sample.csv` for MoE models in the catalog whose layout is TP=n (expert TP), TEP=n or DEP=n, predicted with the committed coefficients (%d rows; %d more skipped because the estimator rejects the layout (heads not divisible by TP) or says the weights do not fit). These rows never enter the fit.\n\n", r.MoERows, r.MoESkipped)
+
+	b.WriteString("## MoE and MLA models\n\n")
+	fmt.Fprintf(&b, "Aggregated rows of `aic_silicon_sample.csv` for MoE models in the catalog whose layout is TP=n (expert TP), TEP=n or DEP=n (%d rows; %d more skipped because the estimator rejects the layout (heads not divisible by TP) or says the weights do not fit). The dense fit is frozen; only one number per backend and expert dtype moves: how much slower the engine's fused-MoE kernels run than the dense GEMM curve:\n\n", r.MoERows, r.MoESkipped)
+	b.WriteString("| backend / expert dtype | fused-MoE time ÷ dense GEMM curve |\n|---|---|\n")
+	for _, k := range sortedKeys(r.Fitted.MoEScale) {
+		fmt.Fprintf(&b, "| %s | %.2f |\n", k, r.Fitted.MoEScale[k])
+	}
+	b.WriteString("\nvLLM's FP8 block-quantised experts (Qwen3-235B-A22B-FP8, vLLM 0.12) run several times slower than its MXFP4 gpt-oss experts and than SGLang's and TensorRT-LLM's FP8 experts on the same GPU; a backend with a single MoE model has no held-out check of its scale.\n\n")
+	b.WriteString("Fitted on all MoE rows:\n\n")
 	errTable(&b, r.MoE)
+	b.WriteString("Each MoE model's scales fitted on the other MoE models only:\n\n")
+	errTable(&b, r.MoEHeldOut)
+
+	r.memoryMarkdown(&b)
+
+	b.WriteString("## A100 and L40S\n\n")
+	fmt.Fprintf(&b, "The calibration data has no end-to-end rows on A100 or L40S. Their answers are first principles: datasheet peaks (A100 312 TFLOPS BF16 and no FP8 tensor cores, so FP8 checkpoints run at the BF16 rate with 1-byte weights; L40S 362 / 733 TFLOPS), HBM bandwidth at the Hopper-fitted efficiency, the GEMM and attention efficiency curves measured on H100, the A100 NVSwitch all-reduce fitted on Vidur's A100 data (L40S scales H100's by its PCIe link), the Hopper step costs, and each engine's memory defaults for the card (vLLM keeps 2048 batched tokens and 256 sequences on A100). The same transfer measured where it can be: fitted without any Blackwell row and predicting the %d B200/GB200 rows, ITL is off by %.1f %% median / %.1f %% p90 — take that as the uncertainty of A100 and L40S answers. The one A100 measurement available (issue 16's Llama-2-7B at ISL 128, above) is the only direct check.\n\n",
+		r.UnseenGeneration.N, r.UnseenGeneration.TPOTMedian, r.UnseenGeneration.TPOTP90)
+
 	b.WriteString("## AI Configurator on the same rows\n\n")
-	b.WriteString("The calibration data carries no AI Configurator predictions for these rows, so AIC's error on them cannot be measured here. ")
+	b.WriteString("The calibration data carries no AI Configurator latency predictions for these rows and its silicon tables are not in `../shared`, so AIC's latency error on the same rows cannot be measured here; issue 16 quotes AIC at 6.9 % / 17.7 % median / p90 on its author's held-out data. Its memory model is compared above on every engine start-up. ")
 	b.WriteString("For context only, `blis_baseline_errors.json` records AIC's signed mean ITL error on other vLLM H100 experiments (open-loop traces, different models):\n\n")
 	if len(r.AICITLMPE) == 0 {
 		b.WriteString("(none found)\n\n")
@@ -200,6 +345,53 @@ func (r *Report) Markdown() string {
 		fmt.Fprintf(&b, "\nMedian |ITL error| of AIC there: %.1f %% (n = %d).\n\n", quantile(abs, 0.5), len(abs))
 	}
 	return b.String()
+}
+
+// memoryMarkdown renders the memory model's terms, its check against
+// engine-reported KV caches and AI Configurator's model.
+func (r *Report) memoryMarkdown(b *strings.Builder) {
+	b.WriteString("## Memory and KV capacity\n\n")
+	b.WriteString("Each engine sizes its KV cache its own way; the estimator follows each (pkg/estimator/memory.go cites the code):\n\n")
+	b.WriteString("| term | vLLM | SGLang | TensorRT-LLM |\n|---|---|---|---|\n")
+	b.WriteString("| budget | total × gpu_memory_utilization (0.9) — `vllm/v1/worker/gpu_worker.py` determine_available_memory | mem_fraction_static × memory free at start; the fraction reserves 512 MiB + 1.5 MiB per chunked-prefill token + 2 MiB per CUDA-graph batch + TP/8 GiB, at least 10 GiB above 60 GB (its DP-attention padding, 3–4.5 MiB × graph batch × dp, exceeds an 80 GB GPU from dp ≈ 24, so DP-attention deployments set the fraction; we take the value without it) — `python/sglang/srt/server_args.py` _handle_gpu_memory_settings, `model_runner.py` profile_max_num_token | (total − peak of the estimation run) × free_gpu_memory_fraction (0.9) — `tensorrt_llm/_torch/pyexecutor/_util.py` KvCacheCreator._cal_max_memory |\n")
+	b.WriteString("| total | cudaMemGetInfo total (H100 79.18 GiB, H200 139.81, A100 79.15, L40S 44.39 as engines log it) | same | same |\n")
+	b.WriteString("| weights | per rank, BF16 embeddings and LM head, FP8/FP4 layers at their width (gpt-oss keeps attention in BF16) | same | same |\n")
+	b.WriteString("| activations | larger of max_num_batched_tokens through one layer and the start-up sampler run: 39 bytes × max_num_seqs × vocabulary (`gpu_model_runner.py` profile_run, _dummy_sampler_run); max_num_seqs 1024 and 8192 tokens on ≥ 70 GiB GPUs except A100, else 256 and 2048 (`vllm/engine/arg_utils.py` get_batch_defaults) | inside the (1 − fraction) share | 2 × max_num_tokens (8192) × heads·head_dim × (11, 6.5, 5, 5 for TP 1, 2, 4, 8; doubled for MoE/MLA), at least 70 MiB — AI Configurator's TensorRT-LLM measurements |\n")
+	b.WriteString("| CUDA graphs | captured after the KV cache is sized, inside the (1 − u) headroom (measured −0.9 to +1.0 GiB) | reserved in the fraction (2 MiB per captured batch size) | in the estimation run's peak (part of the 3.5 GiB below) |\n")
+	b.WriteString("| NCCL and runtime | non-torch 0.13 GiB at TP 1, 0.55 GiB above (cuBLAS workspace, NCCL and custom all-reduce buffers) | CUDA context 0.61 GiB + 0.42 GiB of communicators above TP 1, outside the budget | 3.5 GiB runtime + NCCL 342 MiB (TP 2) / 392 MiB (TP ≥ 4) |\n")
+	b.WriteString("| block rounding | 16-token blocks | 1-token pages | 32-token blocks |\n\n")
+	ours, aic, n := r.memoryErrors()
+	fmt.Fprintf(b, "Against every engine start-up we found with a reported KV cache (llm-d's vLLM v0.11 H100 logs, `llm-d/llm-d-benchmark` `config_explorer/empirical-vllm-memory-results.md` at 4f4d4494; vLLM issue 21348; TensorRT-LLM's admitted concurrency measured by AI Configurator's `tests/integration/test_kv_cache_capacity.py` at 389c6e49, converted to tokens as bench_max_bs × (ISL + OSL + 1000) as that test does): median absolute KV error %.1f %% for ours, %.1f %% for AI Configurator's memory model (%d start-ups). AI Configurator's column re-derives its formulas (weights from our count, its activation table, 3.5 GiB other, its NCCL table, the system file's capacity) — our reading of `trtllm_backend.py` _get_memory_usage and `inference_summary.py`, not its code.\n\n", ours, aic, n)
+	b.WriteString("| engine | GPU | model | TP | fraction | reported KV GiB | ours GiB | error % | AIC GiB | error % | note |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, c := range r.Memory {
+		errOf := func(v float64) string {
+			if !c.MeasuredFits {
+				if v > 0 {
+					return "fits (engine did not start)"
+				}
+				return "does not fit ✓"
+			}
+			if v <= 0 {
+				return "does not fit ✗"
+			}
+			return fmt.Sprintf("%+.1f", 100*(v/c.MeasuredGiB-1))
+		}
+		note := []string{}
+		if c.Row.ISL > 0 {
+			note = append(note, fmt.Sprintf("max_num_tokens %d, ISL %d, OSL %d", c.Row.MaxNumTokens, c.Row.ISL, c.Row.OSL))
+		}
+		if c.Row.Note != "" {
+			note = append(note, c.Row.Note)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %d | %.2f | %.2f | %.2f | %s | %.2f | %s | %s |\n", c.Row.Engine, c.Row.System, c.Row.Model, c.Row.TP, c.Row.Fraction,
+			c.MeasuredGiB, c.OursGiB, errOf(c.OursGiB), c.AICGiB, errOf(c.AICGiB), strings.Join(note, "; "))
+	}
+	b.WriteString("\nIssue 16's example (Qwen3-32B, H200, TensorRT-LLM, ISL 4000 + OSL 500), KV tokens of the whole engine. AI Configurator's own KV budget agrees with ours; the 2× gap the issue saw is Dynamo's AI Configurator wrapper, which takes the largest batch B whose total memory with activations for ISL × B tokens fits and reports B × (ISL + OSL) — a static-batch bound, not what an engine with chunked scheduling allocates:\n\n")
+	b.WriteString("| TP | ours | AIC KV budget | AIC wrapper B × (ISL + OSL) | wrapper B |\n|---|---|---|---|---|\n")
+	for _, x := range r.IssueKV {
+		fmt.Fprintf(b, "| %d | %d | %d | %d | %d |\n", x.TP, x.Ours, x.AICBudget, x.Wrapper, x.WrapperBatch)
+	}
+	b.WriteString("\n")
 }
 
 func errTable(b *strings.Builder, errs []Errors) {

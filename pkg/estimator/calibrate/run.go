@@ -3,6 +3,7 @@ package calibrate
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/estimator"
 	"os"
 	"path/filepath"
 )
@@ -20,29 +21,93 @@ func Run(dir string) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	moe, err := LoadMoERows(dir)
+	if err != nil {
+		return nil, err
+	}
+	c.MoEScale = FitMoE(c, moe)
 	rep := &Report{Rows: len(rows), Fitted: c, HeldOut: map[string][]Errors{}, HeldOutSingle: map[string][]Errors{}}
-	rep.InSample = Summarize(Predict(c, rows), SystemBackend)
+	inSample := Predict(c, rows)
+	rep.InSample = Summarize(inSample, SystemBackend)
+	var heldShort []Prediction
 	for _, fam := range HeldOutFamilies {
-		preds, _, err := HeldOut(dir, rows, fam)
+		preds, err := HeldOut(dir, rows, fam)
 		if err != nil {
 			return nil, err
 		}
 		rep.HeldOut[fam] = Summarize(preds, SystemBackend)
 		rep.HeldOutSingle[fam] = Summarize(SingleStream(preds), SystemBackend)
+		heldShort = append(heldShort, ShortPrompts(SingleStream(preds))...)
 	}
-	moe, err := LoadMoERows(dir)
+	rep.Short = shortRows(heldShort, ShortPrompts(SingleStream(inSample)))
+	// An unseen GPU generation: the proxy for A100 and L40S, which have no rows.
+	unseen, err := heldOutBy(dir, rows, func(r Row) bool { return generation(r.System) == "blackwell" })
 	if err != nil {
 		return nil, err
 	}
-	preds := Predict(c, moe)
-	rep.MoERows, rep.MoESkipped = len(preds), len(moe)-len(preds)
-	rep.MoE = Summarize(preds, func(r Row) string { return r.Model + " / " + r.System + " / " + r.Backend })
+	rep.UnseenGeneration = findGroup(Summarize(unseen, SystemBackend), "all")
+	rep.ShortHeldOut = findGroup(Summarize(heldShort, SystemBackend), "all")
+	rep.SGLangVsVLLM = matchedRatios(rows)
+	moePreds := Predict(c, moe)
+	rep.MoERows, rep.MoESkipped = len(moePreds), len(moe)-len(moePreds)
+	byModel := func(r Row) string { return r.Model + " / " + r.System + " / " + r.Backend }
+	rep.MoE = Summarize(moePreds, byModel)
+	rep.MoEHeldOut = Summarize(moeLeaveOneModelOut(c, moe), byModel)
+	rep.MoEShortISL = findGroup(Summarize(ShortPrompts(moePreds), SystemBackend), "all")
+	mem, err := LoadMemoryRows()
+	if err != nil {
+		return nil, err
+	}
+	if rep.Memory, err = CheckMemory(mem); err != nil {
+		return nil, err
+	}
+	rep.IssueKV = issueKV()
+	rep.Reference = referencePoints(c)
 	rep.AICITLMPE, err = loadAICBaseline(dir)
 	if err != nil {
 		return nil, err
 	}
 	return rep, nil
 }
+
+// moeLeaveOneModelOut predicts each MoE model's rows with kernel scales
+// fitted on the other MoE models only.
+func moeLeaveOneModelOut(c *estimator.Coefficients, moe []Row) []Prediction {
+	models := map[string]bool{}
+	for _, r := range moe {
+		models[r.Model] = true
+	}
+	var out []Prediction
+	for _, m := range sortedKeys(models) {
+		var train, test []Row
+		for _, r := range moe {
+			if r.Model == m {
+				test = append(test, r)
+			} else {
+				train = append(train, r)
+			}
+		}
+		held := c.Clone()
+		held.MoEScale = FitMoE(c, train)
+		out = append(out, Predict(held, test)...)
+	}
+	return out
+}
+
+// ShortPrompts keeps the predictions of rows with at most shortISL new
+// prompt tokens.
+func ShortPrompts(preds []Prediction) []Prediction {
+	var out []Prediction
+	for _, p := range preds {
+		if p.Row.ISL <= shortISL {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// shortISL is the issue's bound on a short prompt.
+const shortISL = 256
 
 // loadAICBaseline reads AIC's signed ITL errors from the BLIS baseline file.
 func loadAICBaseline(dir string) (map[string]float64, error) {
