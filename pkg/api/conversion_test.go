@@ -395,6 +395,16 @@ func TestConversionRoundTripV1beta1(t *testing.T) {
 	saved := 0
 	for seed := int64(0); seed < roundTrips; seed++ {
 		b := randomHub(t, seed)
+		if seed%2 == 1 {
+			// One that v1alpha1 can hold whole: what a v1alpha1 object maps to.
+			b = &hub{}
+			if err := reencode(t, randomSpoke(seed)).ConvertTo(b); err != nil {
+				t.Fatal(err)
+			}
+			delete(b.Annotations, v1alpha1.AnnotationV1alpha1Fields)
+			v1beta1.SetDefaults(b)
+			b = reencode(t, b)
+		}
 		got := hubRoundTrip(t, b)
 		if !sameJSON(t, b, got) {
 			t.Fatalf("seed %d: v1beta1 → v1alpha1 → v1beta1 changed the object:\n%s", seed, diffJSON(t, b, got))

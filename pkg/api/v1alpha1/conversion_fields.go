@@ -289,7 +289,9 @@ func writeDGDMeta(dgd map[string]any, want dgdMeta) {
 	}
 }
 
-// statusToHub maps state, deployment and the generated DGD.
+// statusToHub maps state, deployment and the generated DGD. What v1beta1
+// has no field for goes into status.v1alpha1, not into an annotation: a
+// write through the status subresource keeps only the status.
 func statusToHub(a *DynamoGraphDeploymentRequestStatus, b *v1beta1.DynamoGraphDeploymentRequestStatus) {
 	created := a.Deployment != nil && a.Deployment.Created
 	b.Phase = phaseOf(a.State, created)
@@ -298,8 +300,16 @@ func statusToHub(a *DynamoGraphDeploymentRequestStatus, b *v1beta1.DynamoGraphDe
 	if a.GeneratedDeployment != nil {
 		b.ProfilingResults = &v1beta1.ProfilingResultsStatus{SelectedConfig: a.GeneratedDeployment.DeepCopy()}
 	}
-	if a.Deployment != nil {
-		b.DGDName = a.Deployment.Name
+	ext := v1beta1.V1alpha1Status{Backend: a.Backend, ProfilingResults: a.ProfilingResults}
+	if stateOf(b.Phase) != a.State {
+		ext.State = string(a.State)
+	}
+	if d := a.Deployment; d != nil {
+		b.DGDName = d.Name
+		ext.Deployment = &v1beta1.V1alpha1Deployment{Namespace: d.Namespace, State: d.State, Created: d.Created}
+	}
+	if !reflect.ValueOf(ext).IsZero() {
+		b.V1alpha1 = &ext
 	}
 }
 
@@ -380,18 +390,37 @@ func fromHub(b *Hub, blob *apiextensionsv1.JSON) (*DynamoGraphDeploymentRequest,
 		}
 	}
 
-	st := &b.Status
-	a.Status.State = stateOf(st.Phase)
-	a.Status.ObservedGeneration = st.ObservedGeneration
-	a.Status.Conditions = append([]metav1.Condition(nil), st.Conditions...)
-	if st.ProfilingResults != nil && st.ProfilingResults.SelectedConfig != nil {
-		a.Status.GeneratedDeployment = st.ProfilingResults.SelectedConfig.DeepCopy()
+	statusFromHub(&b.Status, &a.Status)
+	return a, nil
+}
+
+// statusFromHub is statusToHub's inverse. A v1alpha1 state kept in
+// status.v1alpha1 is used only while the phase still agrees with it, so a
+// v1beta1 writer that moved the phase is not overruled by a stale state.
+func statusFromHub(st *v1beta1.DynamoGraphDeploymentRequestStatus, a *DynamoGraphDeploymentRequestStatus) {
+	ext := st.V1alpha1
+	if ext == nil {
+		ext = &v1beta1.V1alpha1Status{}
 	}
-	if st.DGDName != "" {
-		a.Status.Deployment = &DeploymentStatus{Name: st.DGDName,
+	a.State = stateOf(st.Phase)
+	created := ext.Deployment != nil && ext.Deployment.Created
+	if ext.State != "" && phaseOf(State(ext.State), created) == st.Phase {
+		a.State = State(ext.State)
+	}
+	a.Backend, a.ProfilingResults = ext.Backend, ext.ProfilingResults
+	a.ObservedGeneration = st.ObservedGeneration
+	a.Conditions = append([]metav1.Condition(nil), st.Conditions...)
+	if st.ProfilingResults != nil && st.ProfilingResults.SelectedConfig != nil {
+		a.GeneratedDeployment = st.ProfilingResults.SelectedConfig.DeepCopy()
+	}
+	switch {
+	case ext.Deployment != nil:
+		d := ext.Deployment
+		a.Deployment = &DeploymentStatus{Name: st.DGDName, Namespace: d.Namespace, State: d.State, Created: d.Created}
+	case st.DGDName != "":
+		a.Deployment = &DeploymentStatus{Name: st.DGDName,
 			Created: st.Phase == v1beta1.PhaseDeploying || st.Phase == v1beta1.PhaseDeployed}
 	}
-	return a, nil
 }
 
 // hubToBlob writes the typed fields into the config (a copy of blob).

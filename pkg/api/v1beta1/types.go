@@ -329,6 +329,46 @@ type DynamoGraphDeploymentRequestStatus struct {
 	// ObservedGeneration is the generation profiling last saw.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// V1alpha1 keeps what a nvidia.com/v1alpha1 client wrote to the status
+	// that v1beta1 has no field for. A status write cannot change
+	// annotations, so this cannot travel in one. An extension of this
+	// project's CRD: upstream's schema does not have it.
+	// +optional
+	V1alpha1 *V1alpha1Status `json:"v1alpha1,omitempty"`
+}
+
+// V1alpha1Status is the v1alpha1 status beyond phase, dgdName, conditions,
+// observedGeneration and the selected configuration.
+type V1alpha1Status struct {
+	// State is the v1alpha1 state when the phase does not name it
+	// (Initializing, DeploymentDeleted, or a state this version does not know).
+	// +optional
+	State string `json:"state,omitempty"`
+
+	// Backend is the backend profiling used.
+	// +optional
+	Backend string `json:"backend,omitempty"`
+
+	// ProfilingResults names the output ConfigMap: configmap/dgdr-output-<name>.
+	// +optional
+	ProfilingResults string `json:"profilingResults,omitempty"`
+
+	// Deployment is the v1alpha1 deployment status without its name (dgdName).
+	// +optional
+	Deployment *V1alpha1Deployment `json:"deployment,omitempty"`
+}
+
+// V1alpha1Deployment is v1alpha1's status.deployment less the name.
+type V1alpha1Deployment struct {
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// State mirrors the DynamoGraphDeployment's status.state.
+	// +optional
+	State string `json:"state,omitempty"`
+	// Created is true once the DynamoGraphDeployment was created.
+	// +optional
+	Created bool `json:"created,omitempty"`
 }
 
 // ProfilingResultsStatus holds the Pareto front and the selected configuration.
