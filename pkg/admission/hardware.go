@@ -243,8 +243,8 @@ func (v *validator) hardwareAndModel(bad map[string]bool) {
 	case p.system != nil || p.systemErr == nil:
 	case p.aic && p.systemErr.Type == field.ErrorTypeRequired && v.rules.hub:
 		// v1beta1 leaves the GPU to discovery.
-		v.warn("spec.profilingConfig.config.hardware.system is not set: profiling in the cluster takes the GPU from the nodes; " +
-			"profiling without a cluster needs it (or --system)")
+		v.warn("spec.profilingConfig.config.hardware.system is not set: profiling in the cluster takes the GPU from the nodes, " +
+			"profiling without a cluster takes --system")
 	case p.aic:
 		v.err(p.systemErr)
 	default:

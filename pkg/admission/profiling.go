@@ -168,6 +168,11 @@ func fillSLA(cfg *pc.Config, o ProfilingOptions, warn func(string, ...any), set 
 	if len(filled) > 0 {
 		warn("spec.profilingConfig.config.sla: profiling with %s (%s) for what the request leaves out", strings.Join(filled, ", "), o.SLA.Source)
 	}
+	// The targets now say everything: the alternatives are answered.
+	if sec, _ := cfg.SectionMap("sla"); sec != nil {
+		delete(sec, pc.KeySLAE2E.Camel)
+		delete(sec, pc.KeySLAOptimize.Camel)
+	}
 	return nil
 }
 

@@ -140,6 +140,9 @@ var hubPaths = []struct{ from, to string }{
 	{"spec.profilingConfig.tolerations", "spec.overrides.profilingJob.template.spec.tolerations"},
 	{"spec.profilingConfig.nodeSelector", "spec.overrides.profilingJob.template.spec.nodeSelector"},
 	{"spec.deploymentOverrides", "spec.overrides.dgd.metadata"},
+	// The AI Configurator limit Default sets is no v1beta1 field: say what it does.
+	{"spec.profilingConfig.config.hardware.maxNumGpusPerEngine was not set; set it to", "rapid search sweeps engines of up to"},
+	{"spec.profilingConfig.config.hardware.max_num_gpus_per_engine was not set; set it to", "rapid search sweeps engines of up to"},
 	// Short forms in messages.
 	{"hardware.num_gpus_per_node", "hardware.numGpusPerNode"},
 	{"sla.isl", "workload.isl"},
@@ -176,4 +179,23 @@ func hubErrors(errs field.ErrorList) field.ErrorList {
 		out = append(out, &c)
 	}
 	return out
+}
+
+// ValidateAs validates the internal form d of a request written as v1beta1
+// (hub, the object as written) or, with hub nil, as v1alpha1: the rules and
+// messages of that version.
+func ValidateAs(d *v1alpha1.DynamoGraphDeploymentRequest, hub *v1beta1.DynamoGraphDeploymentRequest) (warnings []string, errs field.ErrorList) {
+	if hub == nil {
+		return Validate(d)
+	}
+	ws, errs := validate(d, v1beta1Rules)
+	return HubPaths(ws), append(hubErrors(errs), hubOnlyRules(hub)...)
+}
+
+// HubPathsIf is HubPaths for a request written as v1beta1, else ws as is.
+func HubPathsIf(hub bool, ws []string) []string {
+	if !hub {
+		return ws
+	}
+	return HubPaths(ws)
 }

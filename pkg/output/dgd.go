@@ -100,7 +100,8 @@ type plan struct {
 	modelPath     string
 	pvc           string
 	mountPath     string
-	image         string
+	image         string // the workers'
+	frontendImage string
 	plannerImage  string
 	name          string
 	namespace     string
@@ -155,8 +156,13 @@ func resolve(r *results.Results, in Inputs) (*plan, error) {
 			p.modelPath = strings.TrimRight(p.mountPath, "/") + "/" + sub
 		}
 	}
-	p.image = cmp.Or(in.Settings.DGDImage, ov.WorkersImage, req.Spec.ProfilingConfig.ProfilerImage, be.image+":"+DefaultRuntimeTag)
-	p.plannerImage = plannerImage(p.image)
+	profilerImage := req.Spec.ProfilingConfig.ProfilerImage
+	p.image = cmp.Or(in.Settings.DGDImage, ov.WorkersImage, RuntimeImage(profilerImage, p.backend), be.image+":"+DefaultRuntimeTag)
+	p.frontendImage = p.image
+	if isDynamoImage(profilerImage) {
+		p.frontendImage = profilerImage // v1beta1's image: the frontend's own
+	}
+	p.plannerImage = plannerImage(p.frontendImage)
 
 	p.gpn = firstInt(in.GPUsPerNode, r.Input.GPUsPerNode, int(in.Settings.GPUsPerNode), defaultGPUsPerNode)
 	for _, c := range []struct {
@@ -201,14 +207,41 @@ func resolve(r *results.Results, in Inputs) (*plan, error) {
 	return p, nil
 }
 
+// splitImage cuts an image into repository and ":tag" (may be empty).
+func splitImage(image string) (repo, tag string) {
+	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
+		return image[:i], image[i:]
+	}
+	return image, ""
+}
+
+// isDynamoImage says whether image is Dynamo's frontend or planner image,
+// which v1beta1's spec.image names, rather than a backend runtime.
+func isDynamoImage(image string) bool {
+	repo, _ := splitImage(image)
+	base := repo[strings.LastIndex(repo, "/")+1:]
+	return base == "dynamo-frontend" || base == "dynamo-planner"
+}
+
+// RuntimeImage is the backend runtime image that goes with image: the same
+// registry and tag when image is the Dynamo frontend or planner
+// (…/dynamo-frontend:1.0.0 → …/vllm-runtime:1.0.0), image itself otherwise.
+// Upstream v1beta1 derives the engines' images the same way.
+func RuntimeImage(image, backend string) string {
+	be, ok := backends[backend]
+	if !ok || !isDynamoImage(image) {
+		return image
+	}
+	repo, tag := splitImage(image)
+	runtime := be.image[strings.LastIndex(be.image, "/")+1:]
+	return repo[:strings.LastIndex(repo, "/")+1] + runtime + tag
+}
+
 // plannerImage derives the planner image from a dynamo-frontend image
 // (…/dynamo-frontend:1.2.3 → …/dynamo-planner:1.2.3, TV-14); runtime images
 // hold the planner themselves and are used as they are.
 func plannerImage(frontend string) string {
-	repo, tag := frontend, ""
-	if i := strings.LastIndex(frontend, ":"); i > strings.LastIndex(frontend, "/") {
-		repo, tag = frontend[:i], frontend[i:]
-	}
+	repo, tag := splitImage(frontend)
 	if strings.HasSuffix(repo, "/dynamo-frontend") || repo == "dynamo-frontend" {
 		return strings.TrimSuffix(repo, "dynamo-frontend") + "dynamo-planner" + tag
 	}
@@ -281,7 +314,7 @@ func (p *plan) modelMounts() []dgd.VolumeMount {
 }
 
 func (p *plan) frontend() (*dgd.ServiceSpec, error) {
-	c := &container{Image: p.image}
+	c := &container{Image: p.frontendImage}
 	// The Frontend needs the model only when it is read from a path (§3.1).
 	if strings.HasPrefix(p.modelPath, "/") || strings.HasPrefix(p.modelPath, ".") {
 		c.Command = []string{"python3", "-m", "dynamo.frontend"}

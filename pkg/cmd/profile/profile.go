@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/kubectl/pkg/util/templates"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/admission"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1beta1"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/estimator"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/output"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profileconfig"
@@ -245,11 +247,11 @@ func (o *Options) Run(ctx context.Context) error {
 	if o.Name != "" {
 		return o.runCluster(ctx)
 	}
-	dgdr, err := o.buildDGDR()
+	req, err := o.buildDGDR()
 	if err != nil {
 		return err
 	}
-	job, err := o.prepare(dgdr)
+	job, err := o.prepare(req)
 	if err != nil {
 		return err
 	}
@@ -289,17 +291,34 @@ type job struct {
 	warnings []string
 }
 
+// Request is a DGDR to profile: its internal form (v1alpha1, the profiler
+// config holding everything), and the object as written when it is v1beta1.
+type Request struct {
+	DGDR *v1alpha1.DynamoGraphDeploymentRequest
+	Hub  *v1beta1.DynamoGraphDeploymentRequest
+}
+
+// paths turns field paths of the internal form into the request's own.
+func (r *Request) paths(s string) string {
+	if r.Hub != nil {
+		return admission.HubPath(s)
+	}
+	return s
+}
+
 // buildDGDR reads -f (or builds a DGDR from flags) and applies the flags.
-func (o *Options) buildDGDR() (*v1alpha1.DynamoGraphDeploymentRequest, error) {
-	dgdr := &v1alpha1.DynamoGraphDeploymentRequest{}
+func (o *Options) buildDGDR() (*Request, error) {
+	req := &Request{DGDR: &v1alpha1.DynamoGraphDeploymentRequest{}}
+	dgdr := req.DGDR
 	if o.Filename != "" {
 		data, err := o.readInput(o.Filename)
 		if err != nil {
 			return nil, err
 		}
-		if dgdr, err = DecodeDGDR(data); err != nil {
+		if req, err = DecodeRequest(data); err != nil {
 			return nil, fmt.Errorf("%s: %w", o.Filename, err)
 		}
+		dgdr = req.DGDR
 	} else {
 		dgdr.APIVersion = v1alpha1.GroupVersion.String()
 		dgdr.Kind = "DynamoGraphDeploymentRequest"
@@ -355,7 +374,7 @@ func (o *Options) buildDGDR() (*v1alpha1.DynamoGraphDeploymentRequest, error) {
 		return nil, err
 	}
 	dgdr.Spec.ProfilingConfig.Config = j
-	return dgdr, nil
+	return req, nil
 }
 
 const maxInputBytes = 4 << 20
@@ -385,23 +404,41 @@ func (o *Options) readInput(name string) ([]byte, error) {
 	return data, nil
 }
 
-// DecodeDGDR parses one DGDR from YAML or JSON, strictly: unknown typed fields
-// are errors (the free-form config keeps any key).
-func DecodeDGDR(data []byte) (*v1alpha1.DynamoGraphDeploymentRequest, error) {
+// DecodeRequest parses one DGDR of either version from YAML or JSON,
+// strictly: unknown typed fields are errors (the free-form config keeps any
+// key). A v1beta1 object gets its CRD defaults, as the API server gives
+// them, and is converted to the internal form.
+func DecodeRequest(data []byte) (*Request, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, errors.New("empty input: expected a DynamoGraphDeploymentRequest")
 	}
-	var d v1alpha1.DynamoGraphDeploymentRequest
-	if err := yaml.UnmarshalStrict(data, &d); err != nil {
+	var tm metav1.TypeMeta
+	if err := yaml.Unmarshal(data, &tm); err != nil {
 		return nil, fmt.Errorf("not a valid DynamoGraphDeploymentRequest: %w", err)
 	}
-	if d.Kind != "DynamoGraphDeploymentRequest" {
-		return nil, fmt.Errorf("kind %q: expected kind: DynamoGraphDeploymentRequest", d.Kind)
+	if tm.Kind != v1alpha1.DGDRKind {
+		return nil, fmt.Errorf("kind %q: expected kind: DynamoGraphDeploymentRequest", tm.Kind)
 	}
-	if d.APIVersion != v1alpha1.GroupVersion.String() {
-		return nil, fmt.Errorf("apiVersion %q: expected apiVersion: %s", d.APIVersion, v1alpha1.GroupVersion.String())
+	switch tm.APIVersion {
+	case v1alpha1.GroupVersion.String():
+		var d v1alpha1.DynamoGraphDeploymentRequest
+		if err := yaml.UnmarshalStrict(data, &d); err != nil {
+			return nil, fmt.Errorf("not a valid nvidia.com/v1alpha1 DynamoGraphDeploymentRequest: %w", err)
+		}
+		return &Request{DGDR: &d}, nil
+	case v1beta1.GroupVersion.String():
+		var b v1beta1.DynamoGraphDeploymentRequest
+		if err := yaml.UnmarshalStrict(data, &b); err != nil {
+			return nil, fmt.Errorf("not a valid nvidia.com/v1beta1 DynamoGraphDeploymentRequest: %w", err)
+		}
+		v1beta1.SetDefaults(&b)
+		d, err := admission.Internal(&b)
+		if err != nil {
+			return nil, err
+		}
+		return &Request{DGDR: d, Hub: &b}, nil
 	}
-	return &d, nil
+	return nil, fmt.Errorf("apiVersion %q is not a DynamoGraphDeploymentRequest version kubectl-dgdr reads: use nvidia.com/v1beta1 (Dynamo 1.0 and later) or nvidia.com/v1alpha1", tm.APIVersion)
 }
 
 // knownAICVersions are the TensorRT-LLM versions the seed lists for AI
@@ -409,15 +446,27 @@ func DecodeDGDR(data []byte) (*v1alpha1.DynamoGraphDeploymentRequest, error) {
 var knownAICVersions = map[string]bool{"0.20.0": true, "1.0.0rc3": true, "1.0.0rc6": true}
 
 // prepare defaults and validates the DGDR (pkg/admission, the webhook's
-// rules), resolves the model and the GPU, and builds the profiler config.
-func (o *Options) prepare(dgdr *v1alpha1.DynamoGraphDeploymentRequest) (*job, error) {
+// rules, with the defaults and field names of the request's version), fills
+// what profiling needs and the request leaves out, resolves the model and
+// the GPU, and builds the profiler config.
+func (o *Options) prepare(req *Request) (*job, error) {
+	dgdr := req.DGDR
 	j := &job{dgdr: dgdr}
 	warns, err := admission.Default(dgdr)
 	if err != nil {
 		return nil, err
 	}
+	j.warnings = append(j.warnings, admission.HubPathsIf(req.Hub != nil, warns)...)
+	sla := admission.V1alpha1SLADefaults
+	if req.Hub != nil {
+		sla = admission.V1beta1SLADefaults
+	}
+	warns, err = admission.ForProfiling(dgdr, admission.ProfilingOptions{SLA: sla, Local: true, Paths: req.paths})
+	if err != nil {
+		return nil, err
+	}
 	j.warnings = append(j.warnings, warns...)
-	warns, errs := admission.Validate(dgdr)
+	warns, errs := admission.ValidateAs(dgdr, req.Hub)
 	j.warnings = append(j.warnings, warns...)
 	if len(errs) > 0 {
 		return nil, admission.InvalidError(dgdr.Name, errs)
@@ -441,12 +490,15 @@ func (o *Options) prepare(dgdr *v1alpha1.DynamoGraphDeploymentRequest) (*job, er
 	}
 	sysName := s.System
 	if sysName == "" {
-		if s.UseAIC {
+		if s.UseAIC && req.Hub == nil {
 			return nil, errors.New("Must provide --aic-system when using --use-ai-configurator: set spec.profilingConfig.config.sweep.aicSystem (or aic.system, or --system) to one of " +
 				strings.Join(estimator.Systems(), ", "))
 		}
 		sysName = defaultLocalSystem
 		w := fmt.Sprintf("no GPU system is set (sweep.aicSystem, aic.system, hardware.system or --system); simulating %s", sysName)
+		if req.Hub != nil {
+			w = fmt.Sprintf("no GPU is set (spec.hardware.gpuSku or --system) and no cluster is there to discover one; simulating %s", sysName)
+		}
 		fmt.Fprintf(o.ErrOut, "Warning: %s\n", w)
 		j.warnings = append(j.warnings, w)
 	}
