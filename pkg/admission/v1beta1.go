@@ -188,8 +188,19 @@ func ValidateAs(d *v1alpha1.DynamoGraphDeploymentRequest, hub *v1beta1.DynamoGra
 	if hub == nil {
 		return Validate(d)
 	}
+	ws, errs := ValidateInternal(d, true)
+	return ws, append(errs, hubOnlyRules(hub)...)
+}
+
+// ValidateInternal validates an internal form with the rules and messages
+// of v1beta1 (hub) or v1alpha1, without v1beta1's own-field rules (which
+// need the v1beta1 object and ran at admission).
+func ValidateInternal(d *v1alpha1.DynamoGraphDeploymentRequest, hub bool) (warnings []string, errs field.ErrorList) {
+	if !hub {
+		return Validate(d)
+	}
 	ws, errs := validate(d, v1beta1Rules)
-	return HubPaths(ws), append(hubErrors(errs), hubOnlyRules(hub)...)
+	return HubPaths(ws), hubErrors(errs)
 }
 
 // HubPathsIf is HubPaths for a request written as v1beta1, else ws as is.

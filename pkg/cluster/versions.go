@@ -38,6 +38,13 @@ func WithServedVersion(c client.WithWatch, version string) client.WithWatch {
 	return &hubClient{WithWatch: c}
 }
 
+// ServesV1beta1 says whether c reads DGDRs as v1beta1 (WithServedVersion):
+// the requests are then handled with v1beta1's defaults and field names.
+func ServesV1beta1(c client.Client) bool {
+	_, ok := c.(*hubClient)
+	return ok
+}
+
 // hubClient converts DGDRs to v1beta1 on the way out and back on the way in.
 type hubClient struct {
 	client.WithWatch

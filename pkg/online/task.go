@@ -73,7 +73,11 @@ func taskHash(s jobs.Spec) string {
 		OSL, Granularity, MaxModelLen                         int
 		EngineArgs                                            []string
 		Mocker                                                jobs.MockerSpec
-	}{s.Phase, s.Part, s.Backend, s.Model, s.EngineImage, s.WorkerImage, s.Mapping, s.ISLs, s.OSL, s.Granularity, s.MaxModelLen, s.EngineArgs, s.Mocker}
+		Recipe                                                *jobs.RecipeArgs `json:",omitempty"` // absent: the hash of a recipe-less task is unchanged
+	}{s.Phase, s.Part, s.Backend, s.Model, s.EngineImage, s.WorkerImage, s.Mapping, s.ISLs, s.OSL, s.Granularity, s.MaxModelLen, s.EngineArgs, s.Mocker, nil}
+	if len(s.Recipe.Prefill)+len(s.Recipe.Decode) > 0 {
+		key.Recipe = &s.Recipe
+	}
 	b, _ := json.Marshal(key) // plain data: cannot fail
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])[:16]

@@ -100,6 +100,7 @@ type plan struct {
 	modelPath     string
 	pvc           string
 	mountPath     string
+	recipe        *Recipe
 	image         string // the workers'
 	frontendImage string
 	plannerImage  string
@@ -136,7 +137,7 @@ func resolve(r *results.Results, in Inputs) (*plan, error) {
 	if ov == nil {
 		ov = &v1alpha1.DeploymentOverridesSpec{}
 	}
-	p := &plan{configMapName: PlannerProfileConfigMap}
+	p := &plan{configMapName: PlannerProfileConfigMap, recipe: in.Recipe}
 	p.backend = cmp.Or(r.Input.Backend, in.Settings.Backend, req.Spec.Backend)
 	be, ok := backends[p.backend]
 	if !ok {
@@ -331,13 +332,23 @@ func (p *plan) frontend() (*dgd.ServiceSpec, error) {
 }
 
 func (p *plan) worker(sub string, m results.Mapping, role []string) (*dgd.ServiceSpec, error) {
-	args := []string{p.be.modelFlag, p.modelPath}
 	// SGLang and TRT-LLM templates carry the served name; with a PVC every
 	// backend needs it, since the model path is no longer the model id.
-	if p.backend != v1alpha1.BackendVLLM || p.pvc != "" {
-		args = append(args, "--served-model-name", p.model)
+	served := p.backend != v1alpha1.BackendVLLM || p.pvc != ""
+	var args []string
+	if base := p.recipe.WorkerArgs(sub); len(base) > 0 {
+		// The recipe's flags stay; the model and the parallelism are ours.
+		args = setArg(dropEqualsForm(base, p.be.modelFlag, "--served-model-name"), p.be.modelFlag, p.modelPath)
+		if served || indexArg(args, "--served-model-name") >= 0 {
+			args = setArg(args, "--served-model-name", p.model)
+		}
+	} else {
+		args = []string{p.be.modelFlag, p.modelPath}
+		if served {
+			args = append(args, "--served-model-name", p.model)
+		}
+		args = append(args, role...)
 	}
-	args = append(args, role...)
 	args, err := parallelismArgs(p.backend, args, m)
 	if err != nil {
 		return nil, err

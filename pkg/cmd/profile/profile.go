@@ -116,7 +116,10 @@ type Options struct {
 	TTFT, ITL   float64
 	System      string
 	ModelConfig string
-	MinGPUs     int64
+	// ConfigMapFile is the local stand-in for spec.profilingConfig.configMapRef:
+	// the base DGD, or a ConfigMap holding it.
+	ConfigMapFile string
+	MinGPUs       int64
 	MaxGPUs     int64
 
 	OutputDir string
@@ -171,6 +174,7 @@ func NewCmd(flags genericclioptions.RESTClientGetter, streams genericiooptions.I
 	f.Float64Var(&o.ITL, "itl", o.ITL, "Inter-token latency target in ms (sla.itl)")
 	f.StringVar(&o.System, "system", o.System, "GPU system to simulate, e.g. h100_sxm, h200_sxm (sweep.aicSystem)")
 	f.StringVar(&o.ModelConfig, "model-config", o.ModelConfig, "Hugging Face config.json (or its folder) for a model not in the built-in catalog")
+	f.StringVar(&o.ConfigMapFile, "config-map-file", o.ConfigMapFile, "Base DynamoGraphDeployment (a recipe), or a ConfigMap holding it: what spec.profilingConfig.configMapRef names in the cluster; its worker flags go into the generated DGD")
 	f.Int64Var(&o.MinGPUs, "min-gpus", o.MinGPUs, "Minimum GPUs per engine (hardware.minNumGpusPerEngine)")
 	f.Int64Var(&o.MaxGPUs, "max-gpus", o.MaxGPUs, "Maximum GPUs per engine (hardware.maxNumGpusPerEngine)")
 	f.StringVar(&o.OutputDir, "output-dir", o.OutputDir, "Directory for every output; replaced atomically, never left half-written")
@@ -220,7 +224,7 @@ func (o *Options) Validate() error {
 		return errors.New("--output-dir is empty: pass a directory for the outputs")
 	}
 	if o.From != "" {
-		for _, f := range []string{"filename", "model", "backend", "isl", "osl", "system", "model-config", "min-gpus", "max-gpus", "dry-run"} {
+		for _, f := range []string{"filename", "model", "backend", "isl", "osl", "system", "model-config", "config-map-file", "min-gpus", "max-gpus", "dry-run"} {
 			if o.changed[f] {
 				return fmt.Errorf("--from re-selects saved measurements and cannot take --%s; only --ttft and --itl change (run profile again for a new workload)", f)
 			}
@@ -275,7 +279,7 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	r.Warnings = append(job.warnings, r.Warnings...)
 	files, err := output.Write(o.OutputDir, r, output.Inputs{DGDR: job.dgdr, Settings: job.settings, Log: log.Bytes(),
-		NoPlots: o.NoPlots, Now: o.Clock.Now()})
+		NoPlots: o.NoPlots, Now: o.Clock.Now(), Recipe: job.recipe})
 	if err != nil {
 		return fmt.Errorf("writing outputs: %w", err)
 	}
@@ -289,6 +293,35 @@ type job struct {
 	est      *estimator.Estimator
 	cfg      profiler.Config
 	warnings []string
+	recipe   *output.Recipe
+}
+
+// readRecipe reads --config-map-file: the key is configMapRef's when the
+// DGDR names one. Without the file a configMapRef cannot be read (no
+// cluster): a warning says so.
+func (o *Options) readRecipe(req *Request, j *job) error {
+	ref := req.DGDR.Spec.ProfilingConfig.ConfigMapRef
+	if o.ConfigMapFile == "" {
+		if ref != nil {
+			j.warnings = append(j.warnings, fmt.Sprintf("spec.profilingConfig.configMapRef names ConfigMap %s, which lives in the cluster; "+
+				"pass --config-map-file with its manifest (or the base DynamoGraphDeployment) to use its worker flags", ref.Name))
+		}
+		return nil
+	}
+	data, err := o.readInput(o.ConfigMapFile)
+	if err != nil {
+		return err
+	}
+	key := ""
+	if ref != nil {
+		key = cmp.Or(ref.Key, admission.DefaultConfigMapKey)
+	}
+	r, err := output.ParseRecipe(data, key)
+	if err != nil {
+		return fmt.Errorf("--config-map-file %s: %w", o.ConfigMapFile, err)
+	}
+	j.recipe = r
+	return nil
 }
 
 // Request is a DGDR to profile: its internal form (v1alpha1, the profiler
@@ -452,6 +485,9 @@ var knownAICVersions = map[string]bool{"0.20.0": true, "1.0.0rc3": true, "1.0.0r
 func (o *Options) prepare(req *Request) (*job, error) {
 	dgdr := req.DGDR
 	j := &job{dgdr: dgdr}
+	if err := o.readRecipe(req, j); err != nil {
+		return nil, err
+	}
 	warns, err := admission.Default(dgdr)
 	if err != nil {
 		return nil, err

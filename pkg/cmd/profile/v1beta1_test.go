@@ -141,3 +141,51 @@ func mainImage(t *testing.T, svc *dgd.ServiceSpec) string {
 	}
 	return eps.MainContainer.Image
 }
+
+// --config-map-file stands in for configMapRef without a cluster: the
+// recipe's worker flags land in the generated DGD beside the profiled
+// parallelism.
+func TestConfigMapFileRecipe(t *testing.T) {
+	dir := t.TempDir()
+	cm := filepath.Join(dir, "recipe.yaml")
+	if err := os.WriteFile(cm, []byte(`apiVersion: v1
+kind: ConfigMap
+metadata: {name: qwen-recipe}
+data:
+  disagg.yaml: |
+    apiVersion: nvidia.com/v1alpha1
+    kind: DynamoGraphDeployment
+    metadata: {name: recipe}
+    spec:
+      services:
+        VllmPrefillWorker:
+          subComponentType: prefill
+          extraPodSpec: {mainContainer: {args: [--model, x, --is-prefill-worker, --max-num-batched-tokens, "8192"]}}
+        VllmDecodeWorker:
+          subComponentType: decode
+          extraPodSpec: {mainContainer: {args: [--model, x, --is-decode-worker, --max-num-batched-tokens, "8192"]}}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	if _, stderr, err := run(t, "", "profile", "-f", examples+"vllm-dense-online.yaml", "--config-map-file", cm, "--output-dir", out, "--quiet", "--no-plots"); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	for name, svc := range generatedDGD(t, out).Spec.Services {
+		if svc.ComponentType != "worker" {
+			continue
+		}
+		var eps struct {
+			MainContainer struct {
+				Args []string `json:"args"`
+			} `json:"mainContainer"`
+		}
+		if err := yaml.Unmarshal(svc.ExtraPodSpec.Raw, &eps); err != nil {
+			t.Fatal(err)
+		}
+		args := strings.Join(eps.MainContainer.Args, " ")
+		if !strings.Contains(args, "--max-num-batched-tokens 8192") || !strings.Contains(args, "--model Qwen/Qwen3-0.6B") || !strings.Contains(args, "--tensor-parallel-size") {
+			t.Errorf("%s args %q: want the recipe's flag, the profiled model and TP", name, args)
+		}
+	}
+}
