@@ -120,17 +120,20 @@ func waitDiscovery(ctx context.Context, env *testenv.Env) error {
 // webhookInstall registers this project's mutating and validating webhooks
 // for DGDR CREATE and UPDATE; envtest points them at the local TLS server.
 func webhookInstall() *envtest.WebhookInstallOptions {
-	rules := []admissionv1.RuleWithOperations{{
-		Operations: []admissionv1.OperationType{admissionv1.Create, admissionv1.Update},
-		Rule: admissionv1.Rule{APIGroups: []string{"nvidia.com"}, APIVersions: []string{"v1alpha1"},
-			Resources: []string{v1alpha1.DGDRResource}, Scope: ptr.To(admissionv1.NamespacedScope)},
-	}}
+	rulesFor := func(version string) []admissionv1.RuleWithOperations {
+		return []admissionv1.RuleWithOperations{{
+			Operations: []admissionv1.OperationType{admissionv1.Create, admissionv1.Update},
+			Rule: admissionv1.Rule{APIGroups: []string{"nvidia.com"}, APIVersions: []string{version},
+				Resources: []string{v1alpha1.DGDRResource}, Scope: ptr.To(admissionv1.NamespacedScope)},
+		}}
+	}
+	rules := rulesFor("v1alpha1")
 	svc := func(path string) admissionv1.WebhookClientConfig {
 		return admissionv1.WebhookClientConfig{Service: &admissionv1.ServiceReference{Name: "dgdr-webhook", Namespace: "dgdr-system", Path: ptr.To(path)}}
 	}
 	none := admissionv1.SideEffectClassNone
 	fail := admissionv1.Fail
-	eq := admissionv1.Equivalent
+	eq := admissionv1.Exact // each version has its own handler, as in manifests/webhook
 	return &envtest.WebhookInstallOptions{
 		MutatingWebhooks: []*admissionv1.MutatingWebhookConfiguration{{
 			ObjectMeta: metav1.ObjectMeta{Name: "kubectl-dgdr-mutating"},
@@ -144,7 +147,10 @@ func webhookInstall() *envtest.WebhookInstallOptions {
 			TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingWebhookConfiguration"},
 			Webhooks: []admissionv1.ValidatingWebhook{{Name: "vdynamographdeploymentrequest.kubectl-dgdr.io", ClientConfig: svc(admission.ValidatePath),
 				Rules: rules, SideEffects: &none, FailurePolicy: &fail, MatchPolicy: &eq, TimeoutSeconds: ptr.To[int32](5),
-				AdmissionReviewVersions: []string{"v1"}}},
+				AdmissionReviewVersions: []string{"v1"}},
+				{Name: "vdynamographdeploymentrequest-v1beta1.kubectl-dgdr.io", ClientConfig: svc(admission.ValidatePathV1beta1),
+					Rules: rulesFor("v1beta1"), SideEffects: &none, FailurePolicy: &fail, MatchPolicy: &eq, TimeoutSeconds: ptr.To[int32](5),
+					AdmissionReviewVersions: []string{"v1"}}},
 		}},
 	}
 }
