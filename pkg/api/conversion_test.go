@@ -571,3 +571,35 @@ func TestConversionKeepsEdits(t *testing.T) {
 		t.Errorf("overrides.dgd = %s\nwant            %s", back.Spec.Overrides.DGD.Raw, wantDGD)
 	}
 }
+
+// Objects stored by upstream's operator carry its annotations for the
+// v1alpha1 fields; converted by this webhook they keep those fields, so
+// this CRD can replace upstream's without data loss.
+func TestConversionReadsUpstreamAnnotations(t *testing.T) {
+	b := &hub{}
+	b.Name, b.Namespace = "old", "team"
+	b.Spec.Model = "Qwen/Qwen3-0.6B"
+	b.Spec.Backend = "vllm"
+	b.Spec.Image = "nvcr.io/nvidia/ai-dynamo/vllm-runtime:0.9.0"
+	b.Spec.SLA = &v1beta1.SLASpec{TTFT: ptr(200.0), ITL: ptr(20.0)}
+	b.Annotations = map[string]string{
+		"nvidia.com/dgdr-profiling-config":     `{"sla":{"ttft":200,"itl":20},"sweep":{"prefill_interpolation_granularity":8}}`,
+		"nvidia.com/dgdr-config-map-ref":       `{"name":"recipe","key":"disagg.yaml"}`,
+		"nvidia.com/dgdr-output-pvc":           "results",
+		"nvidia.com/dgdr-deployment-overrides": `{"name":"qwen-prod","labels":{"team":"a"}}`,
+		"nvidia.com/dgdr-status-backend":       "vllm",
+	}
+	v1beta1.SetDefaults(b)
+	a := &spoke{}
+	if err := a.ConvertFrom(b); err != nil {
+		t.Fatal(err)
+	}
+	pc := a.Spec.ProfilingConfig
+	if pc.ConfigMapRef == nil || pc.ConfigMapRef.Name != "recipe" || pc.OutputPVC != "results" ||
+		a.Spec.DeploymentOverrides == nil || a.Spec.DeploymentOverrides.Name != "qwen-prod" || a.Status.Backend != "vllm" {
+		t.Errorf("upstream's fields lost: %s", mustJSONString(a.Spec))
+	}
+	if !strings.Contains(string(pc.Config.Raw), `"prefill_interpolation_granularity":8`) {
+		t.Errorf("config keys only upstream's annotation held are lost: %s", pc.Config.Raw)
+	}
+}

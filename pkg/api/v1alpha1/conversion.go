@@ -190,6 +190,16 @@ func spokeOf(b *Hub) (*DynamoGraphDeploymentRequest, error) {
 	}
 	deleteAnnotation(&a.ObjectMeta.Annotations, AnnotationV1alpha1Fields)
 	if saved == nil {
+		up := upstreamSaved(b.Annotations)
+		if up == nil {
+			return a, nil
+		}
+		// Upstream's conversion kept these fields in annotations only: they
+		// are the v1alpha1 values, whatever v1beta1 holds.
+		if a, err = fromHub(b, up.Spec.ProfilingConfig.Config); err != nil {
+			return nil, err
+		}
+		overlayUpstream(a, up)
 		return a, nil
 	}
 	then, err := toHub(&DynamoGraphDeploymentRequest{Spec: saved.Spec, Status: saved.Status}, nil)
@@ -225,7 +235,7 @@ func readSavedHub(ann map[string]string) (*savedHub, error) {
 func readSavedSpoke(ann map[string]string) (*savedSpoke, error) {
 	raw, ok := ann[AnnotationV1alpha1Fields]
 	if !ok {
-		return upstreamSaved(ann), nil
+		return nil, nil
 	}
 	s := &savedSpoke{}
 	if err := json.Unmarshal([]byte(raw), s); err != nil {
@@ -291,6 +301,35 @@ func upstreamSaved(ann map[string]string) *savedSpoke {
 		return nil
 	}
 	return s
+}
+
+// overlayUpstream sets the fields upstream's annotations hold.
+func overlayUpstream(a *DynamoGraphDeploymentRequest, up *savedSpoke) {
+	pc, upc := &a.Spec.ProfilingConfig, up.Spec.ProfilingConfig
+	if upc.ConfigMapRef != nil {
+		pc.ConfigMapRef = upc.ConfigMapRef
+	}
+	if upc.OutputPVC != "" {
+		pc.OutputPVC = upc.OutputPVC
+	}
+	if up.Spec.EnableGpuDiscovery != nil {
+		a.Spec.EnableGpuDiscovery = up.Spec.EnableGpuDiscovery
+	}
+	if o := up.Spec.DeploymentOverrides; o != nil {
+		a.Spec.DeploymentOverrides = o
+	}
+	if up.Status.Backend != "" {
+		a.Status.Backend = up.Status.Backend
+	}
+	if up.Status.ProfilingResults != "" {
+		a.Status.ProfilingResults = up.Status.ProfilingResults
+	}
+	if d := up.Status.Deployment; d != nil {
+		if a.Status.Deployment != nil && d.Name == "" {
+			d.Name = a.Status.Deployment.Name
+		}
+		a.Status.Deployment = d
+	}
 }
 
 // hubFields and spokeFields are what the losslessness checks compare.
