@@ -167,10 +167,17 @@ data:
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(dir, "out")
-	if _, stderr, err := run(t, "", "profile", "-f", examples+"vllm-dense-online.yaml", "--config-map-file", cm, "--output-dir", out, "--quiet", "--no-plots"); err != nil {
-		t.Fatalf("%v\n%s", err, stderr)
+	for _, recipe := range []string{cm, examples + "recipes/qwen-vllm-disagg.yaml"} {
+		out := filepath.Join(t.TempDir(), "out")
+		if _, stderr, err := run(t, "", "profile", "-f", examples+"vllm-dense-online.yaml", "--config-map-file", recipe, "--output-dir", out, "--quiet", "--no-plots"); err != nil {
+			t.Fatalf("%v\n%s", err, stderr)
+		}
+		checkRecipeArgs(t, out)
 	}
+}
+
+func checkRecipeArgs(t *testing.T, out string) {
+	t.Helper()
 	for name, svc := range generatedDGD(t, out).Spec.Services {
 		if svc.ComponentType != "worker" {
 			continue
