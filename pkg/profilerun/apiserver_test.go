@@ -181,23 +181,11 @@ func TestOnTheAPIServer(t *testing.T) {
 	// generated DGD and the online Jobs' engine command.
 	t.Run("configMapRef recipe flag in the DGD and the engine command", func(t *testing.T) {
 		ns := s.namespace(t, "recipe")
-		recipe := `apiVersion: nvidia.com/v1alpha1
-kind: DynamoGraphDeployment
-metadata: {name: recipe}
-spec:
-  services:
-    VllmPrefillWorker:
-      subComponentType: prefill
-      extraPodSpec: {mainContainer: {args: [--model, x, --is-prefill-worker, --max-num-batched-tokens, "8192"]}}
-    VllmDecodeWorker:
-      subComponentType: decode
-      extraPodSpec: {mainContainer: {args: [--model, x, --is-decode-worker, --max-num-batched-tokens, "8192"]}}
-`
-		s.create(t, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "qwen-recipe", Namespace: ns}, Data: map[string]string{"disagg.yaml": recipe}})
+		s.createFile(t, examples+"recipes/qwen-vllm-disagg.yaml", ns, nil)
 		withRef := func(name string) func(*unstructured.Unstructured) {
 			return func(u *unstructured.Unstructured) {
 				u.SetName(name)
-				_ = unstructured.SetNestedField(u.Object, map[string]any{"name": "qwen-recipe"}, "spec", "profilingConfig", "configMapRef")
+				_ = unstructured.SetNestedField(u.Object, map[string]any{"name": "qwen-vllm-disagg"}, "spec", "profilingConfig", "configMapRef")
 				_ = unstructured.SetNestedField(u.Object, false, "spec", "autoApply")
 			}
 		}
@@ -215,14 +203,14 @@ spec:
 		s.createFile(t, examples+"vllm-dense-online.yaml", ns, withRef("online"))
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
-		var progress syncBuffer
+		progress := logWriter{t}
 		var runErr error
 		on := &Online{Kube: s.env.Client, MaxParallel: 1, WorkerImage: "worker:test",
-			OnJob: func(e online.JobEvent) { fmt.Fprintf(&progress, "job %s %s %s\n", e.Job, e.State, e.Message) }}
+			OnJob: func(e online.JobEvent) { fmt.Fprintf(progress, "job %s %s %s\n", e.Job, e.State, e.Message) }}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			runErr = Profile(ctx, s.c, "online", ns, ProfileOptions{Out: &progress, Online: on})
+			runErr = Profile(ctx, s.c, "online", ns, ProfileOptions{Out: progress, Online: on})
 		}()
 		defer func() { cancel(); wg.Wait() }()
 		var job *batchv1.Job
@@ -239,7 +227,7 @@ spec:
 		if err != nil {
 			cancel()
 			wg.Wait()
-			t.Fatalf("no profiling Job: %v (profile: %v)\n%s\n%s", err, runErr, progress.String(), on.Log())
+			t.Fatalf("no profiling Job: %v (profile: %v)", err, runErr)
 		}
 		var engine *corev1.Container
 		for i, c := range job.Spec.Template.Spec.InitContainers {
@@ -251,8 +239,9 @@ spec:
 			t.Fatalf("Job %s has no engine container", job.Name)
 		}
 		cmd := strings.Join(engine.Command, " ")
-		if !strings.HasSuffix(cmd, "--max-num-batched-tokens 8192") || strings.Contains(cmd, "--is-prefill-worker") {
-			t.Errorf("engine command %q: want the recipe's flag last and no Dynamo wrapper flag", cmd)
+		recipeAt := strings.Index(cmd, "--max-num-batched-tokens 8192")
+		if recipeAt < 0 || recipeAt < strings.Index(cmd, "--max-num-batched-tokens=") || strings.Contains(cmd, "--is-prefill-worker") {
+			t.Errorf("engine command %q: want the recipe's flag after the profiler's own (it wins) and no Dynamo wrapper flag", cmd)
 		}
 		// deploymentOverrides.workersImage runs the engine (the profiler image would not).
 		if engine.Image != "nvcr.io/nvidia/ai-dynamo/vllm-runtime:0.6.1" {
@@ -270,20 +259,11 @@ func (s *apiServer) v1alpha1(t *testing.T, ns, name string) *v1alpha1.DynamoGrap
 	return d
 }
 
-// syncBuffer is a bytes.Buffer for a writer in another goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+// logWriter sends progress lines to the test log (safe from goroutines
+// that end before the test does).
+type logWriter struct{ t *testing.T }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+func (w logWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }

@@ -140,7 +140,6 @@ func nameOfMeta(ctx context.Context, obj metav1.Object) string {
 	return ""
 }
 
-
 // The typed Defaulter cannot return warnings, so the mutating handler puts
 // a sink in the context and appends what the Defaulter collected.
 type sinkKey struct{}

@@ -120,7 +120,7 @@ type Options struct {
 	// the base DGD, or a ConfigMap holding it.
 	ConfigMapFile string
 	MinGPUs       int64
-	MaxGPUs     int64
+	MaxGPUs       int64
 
 	OutputDir string
 	DryRun    bool

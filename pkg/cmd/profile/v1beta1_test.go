@@ -146,38 +146,11 @@ func mainImage(t *testing.T, svc *dgd.ServiceSpec) string {
 // recipe's worker flags land in the generated DGD beside the profiled
 // parallelism.
 func TestConfigMapFileRecipe(t *testing.T) {
-	dir := t.TempDir()
-	cm := filepath.Join(dir, "recipe.yaml")
-	if err := os.WriteFile(cm, []byte(`apiVersion: v1
-kind: ConfigMap
-metadata: {name: qwen-recipe}
-data:
-  disagg.yaml: |
-    apiVersion: nvidia.com/v1alpha1
-    kind: DynamoGraphDeployment
-    metadata: {name: recipe}
-    spec:
-      services:
-        VllmPrefillWorker:
-          subComponentType: prefill
-          extraPodSpec: {mainContainer: {args: [--model, x, --is-prefill-worker, --max-num-batched-tokens, "8192"]}}
-        VllmDecodeWorker:
-          subComponentType: decode
-          extraPodSpec: {mainContainer: {args: [--model, x, --is-decode-worker, --max-num-batched-tokens, "8192"]}}
-`), 0o600); err != nil {
-		t.Fatal(err)
+	out := filepath.Join(t.TempDir(), "out")
+	if _, stderr, err := run(t, "", "profile", "-f", examples+"vllm-dense-online.yaml", "--config-map-file", examples+"recipes/qwen-vllm-disagg.yaml",
+		"--output-dir", out, "--quiet", "--no-plots"); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
 	}
-	for _, recipe := range []string{cm, examples + "recipes/qwen-vllm-disagg.yaml"} {
-		out := filepath.Join(t.TempDir(), "out")
-		if _, stderr, err := run(t, "", "profile", "-f", examples+"vllm-dense-online.yaml", "--config-map-file", recipe, "--output-dir", out, "--quiet", "--no-plots"); err != nil {
-			t.Fatalf("%v\n%s", err, stderr)
-		}
-		checkRecipeArgs(t, out)
-	}
-}
-
-func checkRecipeArgs(t *testing.T, out string) {
-	t.Helper()
 	for name, svc := range generatedDGD(t, out).Spec.Services {
 		if svc.ComponentType != "worker" {
 			continue
