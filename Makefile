@@ -44,10 +44,14 @@ ensure-numpy: # numpy reads our npz files in a test, as the SLA planner does
 .PHONY: bench
 bench: bench-estimator bench-profile bench-webhook ## Every benchmark with a budget (figures in README)
 
+# One DGDR CRD from both API versions: v1alpha1 (served, deprecated) and
+# v1beta1 (served, storage). Floats are upstream's schema (sla, workload).
+DGDR_CRD_GEN := crd:allowDangerousTypes=true paths=./pkg/api/v1alpha1/... paths=./pkg/api/v1beta1/...
+
 .PHONY: generate
-generate: ## Regenerate DeepCopy code and the CRDs with controller-gen
+generate: ## Regenerate DeepCopy code and the CRDs (DGDR v1alpha1 + v1beta1, test DGD) with controller-gen
 	go tool controller-gen object:headerFile=hack/boilerplate.go.txt paths=./pkg/api/...
-	go tool controller-gen crd paths=./pkg/api/v1alpha1/... output:crd:artifacts:config=manifests/crd
+	go tool controller-gen $(DGDR_CRD_GEN) output:crd:artifacts:config=manifests/crd
 	go tool controller-gen crd paths=./pkg/api/dgd/... output:crd:artifacts:config=manifests/test/dgd-crd
 
 .PHONY: lint
@@ -57,7 +61,7 @@ lint: ## gofmt, go vet, staticcheck (staticcheck.conf), and a check that the gen
 	go tool staticcheck ./...
 	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
 	go tool controller-gen object:headerFile=hack/boilerplate.go.txt paths=./pkg/api/... output:object:artifacts:config=$$tmp/obj >/dev/null; \
-	go tool controller-gen crd paths=./pkg/api/v1alpha1/... output:crd:artifacts:config=$$tmp/crd; \
+	go tool controller-gen $(DGDR_CRD_GEN) output:crd:artifacts:config=$$tmp/crd; \
 	go tool controller-gen crd paths=./pkg/api/dgd/... output:crd:artifacts:config=$$tmp/dgd; \
 	diff -u manifests/crd/nvidia.com_dynamographdeploymentrequests.yaml $$tmp/crd/nvidia.com_dynamographdeploymentrequests.yaml && \
 	diff -u manifests/test/dgd-crd/nvidia.com_dynamographdeployments.yaml $$tmp/dgd/nvidia.com_dynamographdeployments.yaml || \

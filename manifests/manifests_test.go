@@ -130,14 +130,16 @@ func TestInstallInvariants(t *testing.T) {
 				arv       []string
 				wantPath  string
 				selectors bool
+				version   string
 			}
 			m, vv := r.mutating[0].Webhooks, r.validating[0].Webhooks
-			if len(m) != 1 || len(vv) != 1 {
-				t.Fatalf("want one webhook per configuration, got %d and %d", len(m), len(vv))
+			if len(m) != 1 || len(vv) != 2 {
+				t.Fatalf("want one mutating webhook (v1alpha1) and two validating ones (v1alpha1, v1beta1), got %d and %d", len(m), len(vv))
 			}
 			hooks := []hook{
-				{m[0].Name, m[0].ClientConfig, m[0].Rules, m[0].FailurePolicy, m[0].SideEffects, m[0].TimeoutSeconds, m[0].MatchPolicy, m[0].AdmissionReviewVersions, admission.MutatePath, m[0].NamespaceSelector != nil || m[0].ObjectSelector != nil},
-				{vv[0].Name, vv[0].ClientConfig, vv[0].Rules, vv[0].FailurePolicy, vv[0].SideEffects, vv[0].TimeoutSeconds, vv[0].MatchPolicy, vv[0].AdmissionReviewVersions, admission.ValidatePath, vv[0].NamespaceSelector != nil || vv[0].ObjectSelector != nil},
+				{m[0].Name, m[0].ClientConfig, m[0].Rules, m[0].FailurePolicy, m[0].SideEffects, m[0].TimeoutSeconds, m[0].MatchPolicy, m[0].AdmissionReviewVersions, admission.MutatePath, m[0].NamespaceSelector != nil || m[0].ObjectSelector != nil, "v1alpha1"},
+				{vv[0].Name, vv[0].ClientConfig, vv[0].Rules, vv[0].FailurePolicy, vv[0].SideEffects, vv[0].TimeoutSeconds, vv[0].MatchPolicy, vv[0].AdmissionReviewVersions, admission.ValidatePath, vv[0].NamespaceSelector != nil || vv[0].ObjectSelector != nil, "v1alpha1"},
+				{vv[1].Name, vv[1].ClientConfig, vv[1].Rules, vv[1].FailurePolicy, vv[1].SideEffects, vv[1].TimeoutSeconds, vv[1].MatchPolicy, vv[1].AdmissionReviewVersions, admission.ValidatePathV1beta1, vv[1].NamespaceSelector != nil || vv[1].ObjectSelector != nil, "v1beta1"},
 			}
 			for _, h := range hooks {
 				if h.selectors {
@@ -172,19 +174,20 @@ func TestInstallInvariants(t *testing.T) {
 					t.Errorf("%s: the Service has no port %d", h.name, port)
 				}
 				if h.fp == nil || *h.fp != admissionregv1.Fail || h.se == nil || *h.se != admissionregv1.SideEffectClassNone ||
-					h.to == nil || *h.to != 5 || h.mp == nil || *h.mp != admissionregv1.Equivalent || !slices.Equal(h.arv, []string{"v1"}) {
-					t.Errorf("%s: want failurePolicy Fail, sideEffects None, timeoutSeconds 5, matchPolicy Equivalent, admissionReviewVersions [v1]", h.name)
+					h.to == nil || *h.to != 5 || h.mp == nil || *h.mp != admissionregv1.Exact || !slices.Equal(h.arv, []string{"v1"}) {
+					t.Errorf("%s: want failurePolicy Fail, sideEffects None, timeoutSeconds 5, matchPolicy Exact, admissionReviewVersions [v1]", h.name)
 				}
 				want := []admissionregv1.RuleWithOperations{{
 					Operations: []admissionregv1.OperationType{admissionregv1.Create, admissionregv1.Update},
-					Rule:       admissionregv1.Rule{APIGroups: []string{"nvidia.com"}, APIVersions: []string{"v1alpha1"}, Resources: []string{"dynamographdeploymentrequests"}},
+					Rule:       admissionregv1.Rule{APIGroups: []string{"nvidia.com"}, APIVersions: []string{h.version}, Resources: []string{"dynamographdeploymentrequests"}},
 				}}
 				scope := admissionregv1.NamespacedScope
 				want[0].Rule.Scope = &scope
 				if !equality.Semantic.DeepEqual(h.rules, want) {
-					t.Errorf("%s: rules %+v, want only DGDR CREATE and UPDATE", h.name, h.rules)
+					t.Errorf("%s: rules %+v, want only DGDR %s CREATE and UPDATE", h.name, h.rules, h.version)
 				}
 			}
+			checkConversion(t, r)
 
 			d := r.deploy.Spec.Template.Spec
 			c := d.Containers[0]
@@ -246,6 +249,21 @@ func TestInstallInvariants(t *testing.T) {
 	}
 }
 
+// checkConversion: the CRD converts through the webhook's Service at
+// pkg/webhook.ConvertPath.
+func checkConversion(t *testing.T, r *rendered) {
+	t.Helper()
+	crd := r.find("CustomResourceDefinition", "dynamographdeploymentrequests.nvidia.com")
+	if crd == nil {
+		return
+	}
+	strategy, _, _ := unstructured.NestedString(crd.Object, "spec", "conversion", "strategy")
+	svc, _, _ := unstructured.NestedMap(crd.Object, "spec", "conversion", "webhook", "clientConfig", "service")
+	if strategy != "Webhook" || svc["name"] != r.service.Name || svc["namespace"] != r.service.Namespace || svc["path"] != "/convert" {
+		t.Errorf("CRD conversion: strategy %q, service %v; want Webhook through %s/%s at /convert", strategy, svc, r.service.Namespace, r.service.Name)
+	}
+}
+
 func checkCertManager(t *testing.T, r *rendered) {
 	cert := r.find("Certificate", "dgdr-webhook-cert")
 	if cert == nil || r.find("Issuer", "dgdr-selfsigned") == nil {
@@ -257,6 +275,9 @@ func checkCertManager(t *testing.T, r *rendered) {
 	}
 	if a := r.validating[0].Annotations["cert-manager.io/inject-ca-from"]; a != want {
 		t.Errorf("validating inject-ca-from = %q, want %q", a, want)
+	}
+	if crd := r.find("CustomResourceDefinition", "dynamographdeploymentrequests.nvidia.com"); crd.GetAnnotations()["cert-manager.io/inject-ca-from"] != want {
+		t.Errorf("CRD inject-ca-from = %q, want %q (its conversion webhook needs the CA)", crd.GetAnnotations()["cert-manager.io/inject-ca-from"], want)
 	}
 	names, _, _ := unstructured.NestedStringSlice(cert.Object, "spec", "dnsNames")
 	svc := r.service.Name + "." + r.service.Namespace + ".svc"
@@ -318,7 +339,12 @@ func checkSelfManaged(t *testing.T, r *rendered) {
 		}
 	}
 	check(role.Rules, map[string]string{"secrets": secret})
-	check(crole.Rules, map[string]string{"mutatingwebhookconfigurations": mwc, "validatingwebhookconfigurations": vwc})
+	crdName, _ := argValue(c.Args, "crd-name")
+	check(crole.Rules, map[string]string{"mutatingwebhookconfigurations": mwc, "validatingwebhookconfigurations": vwc,
+		"customresourcedefinitions": crdName})
+	if r.find("CustomResourceDefinition", crdName) == nil {
+		t.Errorf("--crd-name=%s is not the CRD installed", crdName)
+	}
 	for _, vol := range r.deploy.Spec.Template.Spec.Volumes {
 		if vol.Secret != nil {
 			t.Errorf("self-managed writes its files itself; volume %s must not be a Secret", vol.Name)

@@ -406,8 +406,8 @@ func TestNoCRD(t *testing.T) {
 	defer func() { _ = bare.Stop() }()
 	for _, args := range [][]string{{"status"}, {"status", "x"}, {"apply", "x"}, {"create", "-f", example("vllm-dense-online.yaml")}} {
 		r := kdgdrAs(t, bare.Kubeconfig, args...)
-		if r.code != 1 || !strings.Contains(r.stderr, "the DynamoGraphDeploymentRequest CRD (nvidia.com/v1alpha1) is not installed in this cluster") ||
-			!strings.Contains(r.stderr, "kubectl apply -f manifests/crd/") {
+		if r.code != 1 || !strings.Contains(r.stderr, "the DynamoGraphDeploymentRequest CRD (nvidia.com, v1beta1 and v1alpha1) is not installed in this cluster") ||
+			!strings.Contains(r.stderr, "kubectl apply -k manifests/install/self-managed") {
 			t.Errorf("%v: %s", args, r)
 		}
 	}

@@ -23,7 +23,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
-	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/internal/testenv"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/admission"
@@ -121,17 +120,20 @@ func waitDiscovery(ctx context.Context, env *testenv.Env) error {
 // webhookInstall registers this project's mutating and validating webhooks
 // for DGDR CREATE and UPDATE; envtest points them at the local TLS server.
 func webhookInstall() *envtest.WebhookInstallOptions {
-	rules := []admissionv1.RuleWithOperations{{
-		Operations: []admissionv1.OperationType{admissionv1.Create, admissionv1.Update},
-		Rule: admissionv1.Rule{APIGroups: []string{"nvidia.com"}, APIVersions: []string{"v1alpha1"},
-			Resources: []string{v1alpha1.DGDRResource}, Scope: ptr.To(admissionv1.NamespacedScope)},
-	}}
+	rulesFor := func(version string) []admissionv1.RuleWithOperations {
+		return []admissionv1.RuleWithOperations{{
+			Operations: []admissionv1.OperationType{admissionv1.Create, admissionv1.Update},
+			Rule: admissionv1.Rule{APIGroups: []string{"nvidia.com"}, APIVersions: []string{version},
+				Resources: []string{v1alpha1.DGDRResource}, Scope: ptr.To(admissionv1.NamespacedScope)},
+		}}
+	}
+	rules := rulesFor("v1alpha1")
 	svc := func(path string) admissionv1.WebhookClientConfig {
 		return admissionv1.WebhookClientConfig{Service: &admissionv1.ServiceReference{Name: "dgdr-webhook", Namespace: "dgdr-system", Path: ptr.To(path)}}
 	}
 	none := admissionv1.SideEffectClassNone
 	fail := admissionv1.Fail
-	eq := admissionv1.Equivalent
+	eq := admissionv1.Exact // each version has its own handler, as in manifests/webhook
 	return &envtest.WebhookInstallOptions{
 		MutatingWebhooks: []*admissionv1.MutatingWebhookConfiguration{{
 			ObjectMeta: metav1.ObjectMeta{Name: "kubectl-dgdr-mutating"},
@@ -145,7 +147,10 @@ func webhookInstall() *envtest.WebhookInstallOptions {
 			TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingWebhookConfiguration"},
 			Webhooks: []admissionv1.ValidatingWebhook{{Name: "vdynamographdeploymentrequest.kubectl-dgdr.io", ClientConfig: svc(admission.ValidatePath),
 				Rules: rules, SideEffects: &none, FailurePolicy: &fail, MatchPolicy: &eq, TimeoutSeconds: ptr.To[int32](5),
-				AdmissionReviewVersions: []string{"v1"}}},
+				AdmissionReviewVersions: []string{"v1"}},
+				{Name: "vdynamographdeploymentrequest-v1beta1.kubectl-dgdr.io", ClientConfig: svc(admission.ValidatePathV1beta1),
+					Rules: rulesFor("v1beta1"), SideEffects: &none, FailurePolicy: &fail, MatchPolicy: &eq, TimeoutSeconds: ptr.To[int32](5),
+					AdmissionReviewVersions: []string{"v1"}}},
 		}},
 	}
 }
@@ -153,15 +158,13 @@ func webhookInstall() *envtest.WebhookInstallOptions {
 // serveWebhook runs pkg/webhook's handlers on envtest's TLS address and
 // waits until the port accepts connections.
 func serveWebhook(ctx context.Context, o envtest.WebhookInstallOptions) error {
-	tlsOpts, err := webhook.TLSOpts("1.2", false)
-	if err != nil {
-		return err
-	}
-	srv := crwebhook.NewServer(crwebhook.Options{Host: o.LocalServingHost, Port: o.LocalServingPort, CertDir: o.LocalServingCertDir, TLSOpts: tlsOpts})
-	webhook.Register(srv, webhook.NewScheme())
-	go func() { _ = srv.Start(ctx) }()
+	// The same Manager the binary runs (webhook.Run), on envtest's port.
+	go func() {
+		_ = webhook.Run(ctx, webhook.Options{Host: o.LocalServingHost, Port: o.LocalServingPort, CertDir: o.LocalServingCertDir,
+			TLSMinVersion: "1.2", Log: logr.Discard()})
+	}()
 	addr := net.JoinHostPort(o.LocalServingHost, fmt.Sprint(o.LocalServingPort))
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			_ = c.Close()

@@ -33,7 +33,10 @@ type Options struct {
 	CRDs []*apiextensionsv1.CustomResourceDefinition
 	// CRDPaths are extra CRD files or folders to install.
 	CRDPaths []string
-	// WebhookInstall registers admission webhooks served by the test.
+	// WebhookInstall registers admission webhooks served by the test, whose
+	// server must also serve the DGDR conversion at ConvertPath. Without it,
+	// Start serves the conversion itself: the DGDR CRD stores v1beta1, so
+	// every v1alpha1 read and write goes through the conversion webhook.
 	WebhookInstall *envtest.WebhookInstallOptions
 	// KwokStages replaces the default kwok stage YAML (node init and
 	// heartbeat, pod ready/complete/delete).
@@ -53,6 +56,8 @@ type Env struct {
 
 	dir   string
 	procs []*process // started by us, stopped in reverse order
+	// stopServing ends the conversion webhook Start serves itself.
+	stopServing context.CancelFunc
 }
 
 // RepoRoot finds the repository root by walking up to go.mod.
@@ -111,7 +116,12 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 			filepath.Join(root, "manifests", "test", "dgd-crd"),
 		}, paths...)
 	}
+	sch, err := conversionScheme()
+	if err != nil {
+		return nil, err
+	}
 	te := &envtest.Environment{
+		Scheme:                   sch,
 		BinaryAssetsDirectory:    bin,
 		CRDs:                     crds,
 		CRDDirectoryPaths:        paths,
@@ -134,6 +144,13 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 	env.Config, err = te.Start()
 	if err != nil {
 		return env, fmt.Errorf("starting kube-apiserver and etcd: %w", err)
+	}
+	if opts.WebhookInstall == nil {
+		sctx, cancel := context.WithCancel(context.Background())
+		env.stopServing = cancel
+		if err = startConversion(sctx, te.WebhookInstallOptions, sch); err != nil {
+			return env, err
+		}
 	}
 	if env.Client, err = kubernetes.NewForConfig(env.Config); err != nil {
 		return env, err
@@ -174,6 +191,9 @@ func (e *Env) Stop() error {
 		}
 	}
 	e.procs = nil
+	if e.stopServing != nil {
+		e.stopServing()
+	}
 	if e.Environment != nil {
 		if err := e.Environment.Stop(); err != nil {
 			errs = append(errs, fmt.Errorf("stopping envtest: %w", err))

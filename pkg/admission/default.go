@@ -57,7 +57,8 @@ func Default(dgdr *v1alpha1.DynamoGraphDeploymentRequest) (warnings []string, er
 
 	d := &defaulter{cfg: cfg}
 	s := &dgdr.Spec
-	if s.Backend != "" {
+	// auto is resolved when profiling (ForProfiling), not in the stored object.
+	if s.Backend != "" && s.Backend != v1alpha1.BackendAuto {
 		d.overwrite(pc.KeyEngineBackend, s.Backend, "spec.profilingConfig.config.engine.backend (%s) will be overwritten by spec.backend (%s)")
 	}
 	if s.Model != "" {

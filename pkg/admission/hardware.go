@@ -227,10 +227,10 @@ func (v *validator) hardwareAndModel(bad map[string]bool) {
 		}
 	}
 	if p.moe && !p.hasGPN && !hasKey(c, pc.KeyHardwareGPUsPerNode) {
-		name := v.dgdr.Spec.Model
-		v.err(field.Required(hwPath.Child(gpnSp), fmt.Sprintf(
-			"hardware.%s is required for the MoE model %s (multi-node TEP/DEP engines are sized by it); set spec.profilingConfig.config.hardware.%s to the GPUs per node, e.g. 8",
-			gpnSp, name, gpnSp)))
+		// Upstream fills it from GPU discovery, else assumes 8 (search_space_autogen.py).
+		v.warn("spec.profilingConfig.config.hardware.%s is not set for the MoE model %s: profiling in the cluster takes it from the GPU nodes, "+
+			"profiling without a cluster assumes %d GPUs per node; set spec.profilingConfig.config.hardware.%s to size multi-node engines yourself",
+			gpnSp, v.dgdr.Spec.Model, DefaultGPUsPerNode, gpnSp)
 	}
 	if p.hasMax && p.max > p.maxRecommended() {
 		if p.moe {
@@ -242,14 +242,26 @@ func (v *validator) hardwareAndModel(bad map[string]bool) {
 		}
 	}
 
-	if p.system == nil && p.systemErr != nil {
-		if p.aic {
-			v.err(p.systemErr)
-		} else {
-			v.warn("%s: %s; the SLA feasibility check is skipped", p.systemErr.Field, p.systemErr.Detail)
-		}
+	switch {
+	case p.system != nil || p.systemErr == nil:
+	case p.aic && p.systemErr.Type == field.ErrorTypeRequired && v.rules.hub:
+		// v1beta1 leaves the GPU to discovery.
+		v.warn("spec.profilingConfig.config.hardware.system is not set: profiling in the cluster takes the GPU from the nodes, " +
+			"profiling without a cluster takes --system")
+	case p.aic:
+		v.err(p.systemErr)
+	default:
+		v.warn("%s: %s; the SLA feasibility check is skipped", p.systemErr.Field, p.systemErr.Detail)
 	}
-	v.err(p.modelErr)
+	if p.modelErr != nil && v.rules.hub {
+		// Upstream's rapid search falls back to a simple configuration for
+		// models AI Configurator does not know: admit, and say what works.
+		v.warn("model %q is not in the estimator's catalog: rapid profiling needs its architecture; "+
+			"profile it with `kubectl dgdr profile --local -f FILE --model-config config.json`, or set spec.searchStrategy: thorough to measure it on GPUs",
+			v.dgdr.Spec.Model)
+	} else {
+		v.err(p.modelErr)
+	}
 
 	sla, slaOK := v.slaValues()
 	if p.model != nil && slaOK && p.model.MaxContext > 0 && sla.ISL+sla.OSL > int64(p.model.MaxContext) {

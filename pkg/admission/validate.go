@@ -42,10 +42,29 @@ var managedLabels = []string{v1alpha1.LabelDGDRName, v1alpha1.LabelDGDRNamespace
 // Validate runs every stateless rule of spec/dgdr-api.md §6.4. It never
 // panics and never touches the network; the estimator's tables are in memory.
 func Validate(dgdr *v1alpha1.DynamoGraphDeploymentRequest) (warnings []string, errs field.ErrorList) {
+	return validate(dgdr, v1alpha1Rules)
+}
+
+// ruleSet is what differs between the versions when the same rules run on
+// a v1alpha1 object or on a converted v1beta1 one.
+type ruleSet struct {
+	// hub: the object is a converted v1beta1 one. v1beta1 has no required
+	// config, leaves the GPU to discovery, and falls back to a simple
+	// configuration where AI Configurator does not know the model.
+	hub bool
+	sla SLADefaults
+}
+
+var (
+	v1alpha1Rules = ruleSet{sla: V1alpha1SLADefaults}
+	v1beta1Rules  = ruleSet{hub: true, sla: V1beta1SLADefaults}
+)
+
+func validate(dgdr *v1alpha1.DynamoGraphDeploymentRequest, rules ruleSet) (warnings []string, errs field.ErrorList) {
 	if dgdr == nil {
 		return nil, field.ErrorList{field.Required(specPath, "the DynamoGraphDeploymentRequest is empty; set spec.model, spec.backend and spec.profilingConfig")}
 	}
-	v := &validator{dgdr: dgdr}
+	v := &validator{dgdr: dgdr, rules: rules}
 	v.spec()
 	v.config()
 	return v.warns, v.errs
@@ -109,6 +128,7 @@ func rawOf(j *apiextensionsv1.JSON) []byte {
 // validator accumulates errors and warnings for one object.
 type validator struct {
 	dgdr  *v1alpha1.DynamoGraphDeploymentRequest
+	rules ruleSet
 	cfg   *pc.Config
 	errs  field.ErrorList
 	warns []string
@@ -125,6 +145,12 @@ func (v *validator) warn(format string, args ...any) {
 }
 
 // spec checks the typed fields outside profilingConfig.config.
+// hasBadImageRune reports control characters or spaces in an image reference.
+func hasBadImageRune(img string) bool {
+	_, bad := badRune(img)
+	return bad || strings.ContainsAny(img, " \t\n")
+}
+
 func (v *validator) spec() {
 	s := &v.dgdr.Spec
 	modelPath := specPath.Child("model")
@@ -139,8 +165,11 @@ func (v *validator) spec() {
 	}
 	switch s.Backend {
 	case v1alpha1.BackendVLLM, v1alpha1.BackendSGLang, v1alpha1.BackendTRTLLM:
+	case v1alpha1.BackendAuto:
+		b, why := ResolveBackend(v.dgdr)
+		v.warn("spec.backend is auto: profiling uses %s (%s); set spec.backend to vllm, sglang or trtllm to choose", b, why)
 	case "":
-		v.err(field.Required(specPath.Child("backend"), "backend is required; set spec.backend to vllm, sglang or trtllm"))
+		v.err(field.Required(specPath.Child("backend"), "backend is required; set spec.backend to vllm, sglang, trtllm or auto"))
 	case "mocker":
 		v.err(field.Invalid(specPath.Child("backend"), s.Backend,
 			"invalid backend: mocker (must be vllm, sglang, or trtllm); to run the engine simulator set spec.useMocker: true and keep the real backend here"))
@@ -148,10 +177,14 @@ func (v *validator) spec() {
 		v.err(field.NotSupported(specPath.Child("backend"), s.Backend, v1alpha1.Backends))
 	}
 	pcPath := specPath.Child("profilingConfig")
-	if strings.TrimSpace(s.ProfilingConfig.ProfilerImage) == "" {
-		v.err(field.Required(pcPath.Child("profilerImage"),
-			"spec.profilingConfig.profilerImage is required; set it to the runtime image of the backend, e.g. nvcr.io/nvidia/ai-dynamo/vllm-runtime:0.6.1"))
-	} else if _, bad := badRune(s.ProfilingConfig.ProfilerImage); bad || strings.ContainsAny(s.ProfilingConfig.ProfilerImage, " \t\n") {
+	switch {
+	case strings.TrimSpace(s.ProfilingConfig.ProfilerImage) == "":
+		// v1beta1's image is optional: the runtime images follow the backend.
+		if !v.rules.hub {
+			v.err(field.Required(pcPath.Child("profilerImage"),
+				"spec.profilingConfig.profilerImage is required; set it to the runtime image of the backend, e.g. nvcr.io/nvidia/ai-dynamo/vllm-runtime:0.6.1"))
+		}
+	case hasBadImageRune(s.ProfilingConfig.ProfilerImage):
 		v.err(field.Invalid(pcPath.Child("profilerImage"), s.ProfilingConfig.ProfilerImage,
 			"spec.profilingConfig.profilerImage must be an image reference without spaces, e.g. nvcr.io/nvidia/ai-dynamo/vllm-runtime:0.6.1"))
 	}
@@ -211,13 +244,18 @@ func (v *validator) overrides() {
 func (v *validator) config() {
 	raw := v.dgdr.Spec.ProfilingConfig.Config
 	if raw == nil || len(bytes.TrimSpace(raw.Raw)) == 0 || string(raw.Raw) == "null" {
-		v.err(field.Required(pc.BasePath,
-			"spec.profilingConfig.config is required and must not be empty; add at least the sla block, e.g. {sla: {isl: 3000, osl: 150, ttft: 200, itl: 20}}"))
-		return
+		if !v.rules.hub { // upstream's v1alpha1 webhook requires it; v1beta1 needs no config
+			v.err(field.Required(pc.BasePath,
+				"spec.profilingConfig.config is required and must not be empty; add at least the sla block, e.g. {sla: {isl: 3000, osl: 150, ttft: 200, itl: 20}}"))
+			return
+		}
+		raw = nil
 	}
-	if e := checkConfigJSON(raw.Raw); e != nil {
-		v.err(e)
-		return
+	if raw != nil {
+		if e := checkConfigJSON(raw.Raw); e != nil {
+			v.err(e)
+			return
+		}
 	}
 	cfg, err := pc.FromJSON(raw)
 	if err != nil {
@@ -304,20 +342,27 @@ func (v *validator) intRange(k pc.Key, lo, hi int64, hint string) (int64, bool) 
 	return x, true
 }
 
-// slaHints says what each SLA key is, for the "required" message.
+// slaHints says what each SLA key is, for the messages.
 var slaHints = map[string]string{
-	"isl":  "the average input sequence length in tokens, e.g. 3000",
-	"osl":  "the average output sequence length in tokens, e.g. 150",
-	"ttft": "the target time to first token in milliseconds, e.g. 200",
-	"itl":  "the target inter-token latency in milliseconds, e.g. 20",
+	"isl":              "the average input sequence length in tokens, e.g. 3000",
+	"osl":              "the average output sequence length in tokens, e.g. 150",
+	"ttft":             "the target time to first token in milliseconds, e.g. 200",
+	"itl":              "the target inter-token latency in milliseconds, e.g. 20",
+	"e2eLatency":       "the target end-to-end latency in milliseconds, e.g. 5000",
+	"optimizationType": "latency or throughput",
 }
 
-// sla checks the SLA block (E6, E12, E15).
+const slaKeysText = "isl, osl, ttft and itl (or e2eLatency, or optimizationType, instead of ttft and itl)"
+
+// sla checks the SLA block (E6, E12, E15). What it leaves out is not an
+// error: profiling uses the defaults of the request's version, as upstream's
+// profiler does, and a warning says which.
 func (v *validator) sla() {
 	sec, _ := v.cfg.SectionMap("sla")
 	if sec == nil {
-		v.err(field.Required(slaPath,
-			"the sla block is required: add spec.profilingConfig.config.sla with isl, osl, ttft and itl, e.g. {isl: 3000, osl: 150, ttft: 200, itl: 20}"))
+		v.warn("spec.profilingConfig.config.sla is not set: profiling uses %s (isl %d, osl %d, ttft %g ms, itl %g ms); "+
+			"set the workload (isl, osl) and the latency targets (ttft, itl) of your service",
+			v.rules.sla.Source, v.rules.sla.ISL, v.rules.sla.OSL, v.rules.sla.TTFT, v.rules.sla.ITL)
 		return
 	}
 	keys := make([]string, 0, len(sec))
@@ -331,17 +376,20 @@ func (v *validator) sla() {
 			continue
 		}
 		unknown++
-		msg := fmt.Sprintf("unknown key %q in sla: the sla block takes only isl, osl, ttft and itl", k)
+		msg := fmt.Sprintf("unknown key %q in sla: the sla block takes only %s", k, slaKeysText)
 		// Past what one answer lists, only the count matters: no did-you-mean.
 		if unknown > MaxReportedErrors {
 			v.err(field.Invalid(slaPath.Child(k), "", msg))
 			continue
 		}
 		if s := suggest(k, pc.SLAKeys); s != "" {
-			msg = fmt.Sprintf("unknown key %q in sla: did you mean %s? The sla block takes only isl, osl, ttft and itl", k, s)
+			msg = fmt.Sprintf("unknown key %q in sla: did you mean %s? The sla block takes only %s", k, s, slaKeysText)
 		}
 		v.err(field.Invalid(slaPath.Child(k), shortValue(sec[k]), msg))
 	}
+	var missing []string
+	defaults := map[string]string{"isl": fmt.Sprint(v.rules.sla.ISL), "osl": fmt.Sprint(v.rules.sla.OSL),
+		"ttft": fmt.Sprintf("%g ms", v.rules.sla.TTFT), "itl": fmt.Sprintf("%g ms", v.rules.sla.ITL)}
 	for _, name := range []string{"isl", "osl"} {
 		k := pc.Key{Section: "sla", Camel: name}
 		x, ok, e := v.cfg.Int(k)
@@ -349,13 +397,15 @@ func (v *validator) sla() {
 		case e != nil:
 			v.err(e)
 		case !ok:
-			v.err(field.Required(slaPath.Child(name), fmt.Sprintf("sla.%s is required; set it to %s", name, slaHints[name])))
+			missing = append(missing, name+" "+defaults[name])
 		case x <= 0:
 			v.err(field.Invalid(slaPath.Child(name), x, fmt.Sprintf("sla.%s must be positive; set it to %s", name, slaHints[name])))
 		case x > MaxSequenceTokens:
 			v.err(field.Invalid(slaPath.Child(name), x, fmt.Sprintf("sla.%s (%d tokens) is above %d, which no model supports; set it to %s", name, x, MaxSequenceTokens, slaHints[name])))
 		}
 	}
+	e2e, hasE2E := v.e2e(sec)
+	opt, hasOpt := v.optimization()
 	for _, name := range []string{"ttft", "itl"} {
 		k := pc.Key{Section: "sla", Camel: name}
 		x, ok, e := v.cfg.Float(k)
@@ -363,13 +413,67 @@ func (v *validator) sla() {
 		case e != nil:
 			v.err(e)
 		case !ok:
-			v.err(field.Required(slaPath.Child(name), fmt.Sprintf("sla.%s is required; set it to %s", name, slaHints[name])))
+			if !hasE2E && !hasOpt {
+				missing = append(missing, name+" "+defaults[name])
+			}
+		case hasE2E:
+			v.err(field.Invalid(slaPath.Child(name), x, fmt.Sprintf(
+				"sla.%s and sla.e2eLatency (%g ms) are alternatives: remove sla.ttft and sla.itl to target the end-to-end latency, or remove sla.e2eLatency", name, e2e)))
 		case x <= 0:
 			v.err(field.Invalid(slaPath.Child(name), x, fmt.Sprintf("sla.%s must be positive; set it to %s", name, slaHints[name])))
 		case x < MinLatencyMs:
 			v.err(field.Invalid(slaPath.Child(name), x, fmt.Sprintf("sla.%s (%g ms) is below %g ms, which no engine can reach; the SLA is in milliseconds, set it to %s", name, x, MinLatencyMs, slaHints[name])))
 		}
 	}
+	if hasOpt && (hasE2E || hasKey(v.cfg, pc.KeySLATTFT) && hasKey(v.cfg, pc.KeySLAITL)) {
+		v.warn("spec.profilingConfig.config.sla.optimizationType %s is not used: the latency targets are given", opt)
+	}
+	if len(missing) > 0 {
+		v.warn("spec.profilingConfig.config.sla does not set %s: profiling uses %s (%s); set them to your workload and targets",
+			strings.Join(missingNames(missing), ", "), v.rules.sla.Source, strings.Join(missing, ", "))
+	}
+}
+
+// missingNames keeps the key of each "key value" entry.
+func missingNames(entries []string) []string {
+	out := make([]string, len(entries))
+	for i, e := range entries {
+		out[i], _, _ = strings.Cut(e, " ")
+	}
+	return out
+}
+
+// e2e reads sla.e2eLatency, the v1beta1 alternative to ttft and itl.
+func (v *validator) e2e(sec map[string]any) (float64, bool) {
+	x, ok, e := v.cfg.Float(pc.KeySLAE2E)
+	switch {
+	case e != nil:
+		v.err(e)
+		return 0, false
+	case !ok:
+		return 0, false
+	case x < MinLatencyMs:
+		v.err(field.Invalid(slaPath.Child("e2eLatency"), x, fmt.Sprintf(
+			"sla.e2eLatency must be at least %g ms; set it to %s", MinLatencyMs, slaHints["e2eLatency"])))
+		return 0, false
+	}
+	return x, true
+}
+
+// optimization reads sla.optimizationType: latency or throughput.
+func (v *validator) optimization() (string, bool) {
+	s, ok, e := v.cfg.String(pc.KeySLAOptimize)
+	switch {
+	case e != nil:
+		v.err(e)
+		return "", false
+	case !ok:
+		return "", false
+	case s != OptimizeLatency && s != OptimizeThroughput:
+		v.err(field.NotSupported(slaPath.Child("optimizationType"), s, []string{OptimizeLatency, OptimizeThroughput}))
+		return "", false
+	}
+	return s, true
 }
 
 // docOnly warns about keys that appear in documentation but that nothing

@@ -72,7 +72,7 @@ var invalidCases = []struct {
 	{"blank model", baseConfig, func(d *v1alpha1.DynamoGraphDeploymentRequest) { d.Spec.Model = "  " },
 		"spec.model", "model is required"},
 	{"empty backend", baseConfig, func(d *v1alpha1.DynamoGraphDeploymentRequest) { d.Spec.Backend = "" },
-		"spec.backend", "backend is required; set spec.backend to vllm, sglang or trtllm"},
+		"spec.backend", "backend is required; set spec.backend to vllm, sglang, trtllm or auto"},
 	{"unknown backend", baseConfig, func(d *v1alpha1.DynamoGraphDeploymentRequest) { d.Spec.Backend = "tensorrt" },
 		"spec.backend", `Unsupported value: "tensorrt": supported values: "vllm", "sglang", "trtllm"`},
 	{"mocker backend", baseConfig, func(d *v1alpha1.DynamoGraphDeploymentRequest) { d.Spec.Backend = "mocker" },
@@ -109,7 +109,6 @@ var invalidCases = []struct {
 		cfgPath, "spec.profilingConfig.config is required and must not be empty; add at least the sla block"},
 	{"config is a list", "json:[1,2]", nil, cfgPath, "failed to parse spec.profilingConfig.config: the config must be an object, got list"},
 	{"config is not JSON", "json:{sla", nil, cfgPath, "failed to parse spec.profilingConfig.config"},
-	{"empty object config", "json:{}", nil, slaP, "the sla block is required: add spec.profilingConfig.config.sla with isl, osl, ttft and itl"},
 	{"sla is a string", `sla: fast`, nil, slaP, "profilingConfig.config.sla must be an object, got string"},
 	{"deployment is a number", baseConfig + "deployment: 5\n", nil, cfgPath + ".deployment", "profilingConfig.config.deployment must be an object, got number"},
 	{"engine is a list", baseConfig + "engine: [vllm]\n", nil, cfgPath + ".engine", "profilingConfig.config.engine must be an object, got list"},
@@ -117,11 +116,6 @@ var invalidCases = []struct {
 	{"sweep is a bool", baseConfig + "sweep: true\n", nil, sweepP, "profilingConfig.config.sweep must be an object, got boolean"},
 	{"planner is a number", baseConfig + "planner: 3\n", nil, cfgPath + ".planner", "profilingConfig.config.planner must be an object, got number"},
 	// SLA (E6, E12, E15)
-	{"missing isl", `sla: {osl: 150, ttft: 200, itl: 20}`, nil, slaP + ".isl", "sla.isl is required; set it to the average input sequence length in tokens"},
-	{"missing osl", `sla: {isl: 3000, ttft: 200, itl: 20}`, nil, slaP + ".osl", "sla.osl is required"},
-	{"missing ttft", `sla: {isl: 3000, osl: 150, itl: 20}`, nil, slaP + ".ttft", "sla.ttft is required; set it to the target time to first token in milliseconds"},
-	{"missing itl", `sla: {isl: 3000, osl: 150, ttft: 200}`, nil, slaP + ".itl", "sla.itl is required"},
-	{"null ttft", `sla: {isl: 3000, osl: 150, ttft: null, itl: 20}`, nil, slaP + ".ttft", "sla.ttft is required"},
 	{"isl as string", `sla: {isl: "3000", osl: 150, ttft: 200, itl: 20}`, nil, slaP + ".isl", "sla.isl must be an integer, not a string; remove the quotes (isl: 3000)"},
 	{"ttft as string", `sla: {isl: 3000, osl: 150, ttft: "200", itl: 20}`, nil, slaP + ".ttft", "sla.ttft must be a number, not a string; remove the quotes (ttft: 200)"},
 	{"itl with unit", `sla: {isl: 3000, osl: 150, ttft: 200, itl: 20ms}`, nil, slaP + ".itl", "sla.itl must be a number, not a string"},
@@ -135,7 +129,10 @@ var invalidCases = []struct {
 	{"non-finite ttft", `json:{"sla":{"isl":3000,"osl":150,"ttft":1e999,"itl":20}}`, nil, slaP + ".ttft", "must be a finite number: this one is beyond the range of a 64-bit float"},
 	{"boolean itl", `sla: {isl: 3000, osl: 150, ttft: 200, itl: true}`, nil, slaP + ".itl", "sla.itl must be a number, got boolean"},
 	{"typo tftt", `sla: {isl: 3000, osl: 150, ttft: 200, itl: 20, tftt: 100}`, nil, slaP + ".tftt", `unknown key "tftt" in sla: did you mean ttft?`},
-	{"unknown sla key", `sla: {isl: 3000, osl: 150, ttft: 200, itl: 20, e2e: 1000}`, nil, slaP + ".e2e", "the sla block takes only isl, osl, ttft and itl"},
+	{"unknown sla key", `sla: {isl: 3000, osl: 150, ttft: 200, itl: 20, e2e: 1000}`, nil, slaP + ".e2e", "the sla block takes only isl, osl, ttft and itl (or e2eLatency"},
+	{"e2e beside ttft", `sla: {isl: 3000, osl: 150, ttft: 200, e2eLatency: 5000}`, nil, slaP + ".ttft", "sla.ttft and sla.e2eLatency (5000 ms) are alternatives"},
+	{"e2e negative", `sla: {isl: 3000, osl: 150, e2eLatency: -1}`, nil, slaP + ".e2eLatency", "sla.e2eLatency must be at least 0.01 ms"},
+	{"optimization unknown", `sla: {isl: 3000, osl: 150, optimizationType: cost}`, nil, slaP + ".optimizationType", `Unsupported value: "cost": supported values: "latency", "throughput"`},
 	{"context overflow", `sla: {isl: 40000, osl: 2000, ttft: 2000, itl: 20}`, nil, slaP + ".isl",
 		"sla.isl + sla.osl (40000 + 2000 = 42000 tokens) exceeds the max context of Qwen/Qwen3-0.6B (40960 tokens)"},
 	// hardware (E5, E15)
@@ -155,9 +152,6 @@ var invalidCases = []struct {
 		hwP + ".max_num_gpus_per_engine", "no power-of-two GPU count in [3, 3]"},
 	{"discovery as string", `{sla: {isl: 3000, osl: 150, ttft: 200, itl: 20}, hardware: {enable_gpu_discovery: "yes"}}`, nil,
 		hwP + ".enable_gpu_discovery", "hardware.enableGpuDiscovery must be a boolean (true or false), got string"},
-	{"MoE without gpus per node", `{sla: {isl: 2048, osl: 512, ttft: 300, itl: 25}, hardware: {max_num_gpus_per_engine: 16}}`,
-		func(d *v1alpha1.DynamoGraphDeploymentRequest) { d.Spec.Model = "deepseek-ai/DeepSeek-R1" },
-		hwP + ".num_gpus_per_node", "hardware.num_gpus_per_node is required for the MoE model deepseek-ai/DeepSeek-R1"},
 	// sweep (E7, E15)
 	{"AIC flag as string", `{sla: {isl: 3000, osl: 150, ttft: 200, itl: 20}, sweep: {use_ai_configurator: "true"}}`, nil,
 		sweepP + ".use_ai_configurator", "sweep.useAiConfigurator must be a boolean (true or false), got string; remove the quotes (use_ai_configurator: true)"},
@@ -223,8 +217,8 @@ func setRaw(d *v1alpha1.DynamoGraphDeploymentRequest, j string) {
 }
 
 func TestValidateRejects(t *testing.T) {
-	if len(invalidCases) < 40 {
-		t.Fatalf("want at least 40 invalid inputs, have %d", len(invalidCases))
+	if len(invalidCases) < 45 {
+		t.Fatalf("want at least 45 invalid inputs, have %d", len(invalidCases))
 	}
 	seen := map[string]bool{}
 	for _, tc := range invalidCases {
@@ -290,6 +284,65 @@ func TestExamplesAccepted(t *testing.T) {
 					t.Errorf("example %s draws an infeasibility warning: %s", n, w)
 				}
 			}
+		})
+	}
+}
+
+// What upstream defaults instead of refusing is admitted with a warning that
+// names the values profiling will use.
+func TestValidateDefaultsWithWarnings(t *testing.T) {
+	cases := []struct {
+		name, config string
+		mod          func(*v1alpha1.DynamoGraphDeploymentRequest)
+		warning      string
+	}{
+		{"no sla", "json:{}", nil, "spec.profilingConfig.config.sla is not set: profiling uses the profiler's defaults (isl 3000, osl 500, ttft 50 ms, itl 10 ms)"},
+		{"missing isl", `sla: {osl: 150, ttft: 200, itl: 20}`, nil, "sla does not set isl: profiling uses the profiler's defaults (isl 3000)"},
+		{"missing ttft and itl", `sla: {isl: 3000, osl: 150}`, nil, "sla does not set ttft, itl: profiling uses the profiler's defaults (ttft 50 ms, itl 10 ms)"},
+		{"null ttft", `sla: {isl: 3000, osl: 150, ttft: null, itl: 20}`, nil, "sla does not set ttft"},
+		{"MoE without gpus per node", `{sla: {isl: 2048, osl: 512, ttft: 300, itl: 25}, hardware: {max_num_gpus_per_engine: 16}}`,
+			func(d *v1alpha1.DynamoGraphDeploymentRequest) { d.Spec.Model = "deepseek-ai/DeepSeek-R1" },
+			"hardware.num_gpus_per_node is not set for the MoE model deepseek-ai/DeepSeek-R1: profiling in the cluster takes it from the GPU nodes, profiling without a cluster assumes 8 GPUs per node"},
+		{"backend auto from the image", baseConfig, func(d *v1alpha1.DynamoGraphDeploymentRequest) { d.Spec.Backend = "auto" },
+			"spec.backend is auto: profiling uses vllm (spec.profilingConfig.profilerImage nvcr.io/nvidia/ai-dynamo/vllm-runtime:0.6.1 is the vllm runtime)"},
+		{"backend auto from workers image", baseConfig, func(d *v1alpha1.DynamoGraphDeploymentRequest) {
+			d.Spec.Backend = "auto"
+			d.Spec.DeploymentOverrides = &v1alpha1.DeploymentOverridesSpec{WorkersImage: "nvcr.io/nvidia/ai-dynamo/sglang-runtime:0.7.1"}
+		}, "profiling uses sglang (spec.deploymentOverrides.workersImage nvcr.io/nvidia/ai-dynamo/sglang-runtime:0.7.1 is the sglang runtime)"},
+		{"backend auto, nothing names one", baseConfig, func(d *v1alpha1.DynamoGraphDeploymentRequest) {
+			d.Spec.Backend = "auto"
+			d.Spec.ProfilingConfig.ProfilerImage = "registry.example.com/dynamo-frontend:1.0.0"
+		}, "profiling uses vllm (no runtime image or engine.backend names one; vllm is the profiler's default)"},
+		{"e2e alone", `sla: {isl: 3000, osl: 150, e2eLatency: 5000}`, nil, ""},
+		{"optimization alone", `sla: {isl: 3000, osl: 150, optimizationType: throughput}`, nil, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := mk(t, tc.config)
+			if tc.mod != nil {
+				tc.mod(d)
+			}
+			if _, err := Default(d); err != nil {
+				t.Fatal(err)
+			}
+			ws, errs := Validate(d)
+			if len(errs) > 0 {
+				t.Fatalf("refused: %v", errs.ToAggregate())
+			}
+			if tc.warning == "" {
+				for _, w := range ws {
+					if strings.Contains(w, "sla") {
+						t.Errorf("unexpected SLA warning: %s", w)
+					}
+				}
+				return
+			}
+			for _, w := range ws {
+				if strings.Contains(w, tc.warning) {
+					return
+				}
+			}
+			t.Errorf("no warning containing %q in:\n  %s", tc.warning, strings.Join(ws, "\n  "))
 		})
 	}
 }

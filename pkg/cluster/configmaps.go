@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/output"
 )
 
 // ownerRef makes the DGDR the controller owner, so the garbage collector
@@ -184,4 +186,23 @@ func ReadOutput(ctx context.Context, c client.Client, namespace, name string) (*
 		}
 	}
 	return out, nil
+}
+
+// Recipe reads the base DGD of spec.profilingConfig.configMapRef from the
+// DGDR's namespace (§6.2); nil without a configMapRef.
+func (c *Clients) Recipe(ctx context.Context, d *v1alpha1.DynamoGraphDeploymentRequest) (*output.Recipe, error) {
+	ref := d.Spec.ProfilingConfig.ConfigMapRef
+	if ref == nil {
+		return nil, nil
+	}
+	var cm corev1.ConfigMap
+	err := c.Client.Get(ctx, types.NamespacedName{Namespace: d.Namespace, Name: ref.Name}, &cm)
+	if apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("ConfigMap %s not found in namespace %s; create it with the base DynamoGraphDeployment under key %s, or remove spec.profilingConfig.configMapRef",
+			ref.Name, d.Namespace, cmp.Or(ref.Key, "disagg.yaml"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading ConfigMap %s/%s (spec.profilingConfig.configMapRef): %w", d.Namespace, ref.Name, err)
+	}
+	return output.RecipeFromConfigMap(&cm, cmp.Or(ref.Key, "disagg.yaml"))
 }

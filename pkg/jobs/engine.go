@@ -139,6 +139,11 @@ func (s *Spec) engineContainer(job string, nodes, gpusPerPod int) (corev1.Contai
 		}
 	}
 	cmd = append(cmd, s.EngineArgs...)
+	if s.prefill() {
+		cmd = append(cmd, s.Recipe.Prefill...)
+	} else {
+		cmd = append(cmd, s.Recipe.Decode...)
+	}
 	if rankArgs != "" {
 		env = append(env, corev1.EnvVar{Name: "ENGINE_RANK_ARGS", Value: rankArgs})
 	}

@@ -106,6 +106,10 @@ type Spec struct {
 	WorkerCommand []string
 	// EngineArgs are appended to the engine command.
 	EngineArgs []string
+	// Recipe holds the engine flags of the configMapRef base DGD's workers
+	// (prefill, decode), appended after the profiler's own so the recipe's
+	// values win, as in the deployed engines.
+	Recipe RecipeArgs
 	// Mocker configures the simulated engine when Backend is mocker.
 	Mocker MockerSpec
 
@@ -124,6 +128,13 @@ type Spec struct {
 	ActiveDeadlineSeconds int64         // default 2 h
 	BackoffLimit          *int32        // default 1
 }
+
+// RecipeArgs are engine flags per role.
+type RecipeArgs struct{ Prefill, Decode []string }
+
+// OutputMount is where the measure container mounts profilingConfig.outputPVC,
+// as upstream's profiler mounts it, and writes its result.
+const OutputMount = "/data"
 
 // MockerSpec configures `dgdr-worker mocker` as the engine.
 type MockerSpec struct {
@@ -312,6 +323,12 @@ func Build(s Spec) (*Objects, error) {
 			volumes = append(volumes, corev1.Volume{Name: "model-cache", VolumeSource: corev1.VolumeSource{
 				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: mc.PVCName, ReadOnly: true}}})
 		}
+	}
+	if pvc := pc.OutputPVC; pvc != "" {
+		volumes = append(volumes, corev1.Volume{Name: "profiling-output", VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: pvc}}})
+		measure.VolumeMounts = append(measure.VolumeMounts, corev1.VolumeMount{Name: "profiling-output", MountPath: OutputMount})
+		measure.Args = append(measure.Args, "--output-file="+OutputMount+"/"+name+".json")
 	}
 	pod := corev1.PodSpec{
 		RestartPolicy:      corev1.RestartPolicyNever,

@@ -76,8 +76,12 @@ func taskHash(s jobs.Spec) string {
 		Concurrencies                                         []int
 		Target                                                float64
 		FrontierPoints, MaxISL                                int
+		Recipe                                                *jobs.RecipeArgs `json:",omitempty"`
 	}{s.Phase, s.Part, s.Backend, s.Model, s.EngineImage, s.WorkerImage, s.Mapping, s.ISLs, s.OSL, s.Granularity, s.MaxModelLen, s.EngineArgs, s.Mocker,
-		s.Concurrencies, s.SLATarget, s.FrontierPoints, s.MaxISL}
+		s.Concurrencies, s.SLATarget, s.FrontierPoints, s.MaxISL, nil}
+	if len(s.Recipe.Prefill)+len(s.Recipe.Decode) > 0 {
+		key.Recipe = &s.Recipe
+	}
 	b, _ := json.Marshal(key) // plain data: cannot fail
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])[:16]

@@ -100,7 +100,9 @@ type plan struct {
 	modelPath     string
 	pvc           string
 	mountPath     string
-	image         string
+	recipe        *Recipe
+	image         string // the workers'
+	frontendImage string
 	plannerImage  string
 	name          string
 	namespace     string
@@ -135,7 +137,7 @@ func resolve(r *results.Results, in Inputs) (*plan, error) {
 	if ov == nil {
 		ov = &v1alpha1.DeploymentOverridesSpec{}
 	}
-	p := &plan{configMapName: PlannerProfileConfigMap}
+	p := &plan{configMapName: PlannerProfileConfigMap, recipe: in.Recipe}
 	p.backend = cmp.Or(r.Input.Backend, in.Settings.Backend, req.Spec.Backend)
 	be, ok := backends[p.backend]
 	if !ok {
@@ -155,8 +157,13 @@ func resolve(r *results.Results, in Inputs) (*plan, error) {
 			p.modelPath = strings.TrimRight(p.mountPath, "/") + "/" + sub
 		}
 	}
-	p.image = cmp.Or(in.Settings.DGDImage, ov.WorkersImage, req.Spec.ProfilingConfig.ProfilerImage, be.image+":"+DefaultRuntimeTag)
-	p.plannerImage = plannerImage(p.image)
+	profilerImage := req.Spec.ProfilingConfig.ProfilerImage
+	p.image = cmp.Or(in.Settings.DGDImage, ov.WorkersImage, RuntimeImage(profilerImage, p.backend), be.image+":"+DefaultRuntimeTag)
+	p.frontendImage = p.image
+	if isDynamoImage(profilerImage) {
+		p.frontendImage = profilerImage // v1beta1's image: the frontend's own
+	}
+	p.plannerImage = plannerImage(p.frontendImage)
 
 	p.gpn = firstInt(in.GPUsPerNode, r.Input.GPUsPerNode, int(in.Settings.GPUsPerNode), defaultGPUsPerNode)
 	for _, c := range []struct {
@@ -201,14 +208,41 @@ func resolve(r *results.Results, in Inputs) (*plan, error) {
 	return p, nil
 }
 
+// splitImage cuts an image into repository and ":tag" (may be empty).
+func splitImage(image string) (repo, tag string) {
+	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
+		return image[:i], image[i:]
+	}
+	return image, ""
+}
+
+// isDynamoImage says whether image is Dynamo's frontend or planner image,
+// which v1beta1's spec.image names, rather than a backend runtime.
+func isDynamoImage(image string) bool {
+	repo, _ := splitImage(image)
+	base := repo[strings.LastIndex(repo, "/")+1:]
+	return base == "dynamo-frontend" || base == "dynamo-planner"
+}
+
+// RuntimeImage is the backend runtime image that goes with image: the same
+// registry and tag when image is the Dynamo frontend or planner
+// (…/dynamo-frontend:1.0.0 → …/vllm-runtime:1.0.0), image itself otherwise.
+// Upstream v1beta1 derives the engines' images the same way.
+func RuntimeImage(image, backend string) string {
+	be, ok := backends[backend]
+	if !ok || !isDynamoImage(image) {
+		return image
+	}
+	repo, tag := splitImage(image)
+	runtime := be.image[strings.LastIndex(be.image, "/")+1:]
+	return repo[:strings.LastIndex(repo, "/")+1] + runtime + tag
+}
+
 // plannerImage derives the planner image from a dynamo-frontend image
 // (…/dynamo-frontend:1.2.3 → …/dynamo-planner:1.2.3, TV-14); runtime images
 // hold the planner themselves and are used as they are.
 func plannerImage(frontend string) string {
-	repo, tag := frontend, ""
-	if i := strings.LastIndex(frontend, ":"); i > strings.LastIndex(frontend, "/") {
-		repo, tag = frontend[:i], frontend[i:]
-	}
+	repo, tag := splitImage(frontend)
 	if strings.HasSuffix(repo, "/dynamo-frontend") || repo == "dynamo-frontend" {
 		return strings.TrimSuffix(repo, "dynamo-frontend") + "dynamo-planner" + tag
 	}
@@ -286,7 +320,7 @@ func (p *plan) modelMounts() []dgd.VolumeMount {
 }
 
 func (p *plan) frontend() (*dgd.ServiceSpec, error) {
-	c := &container{Image: p.image}
+	c := &container{Image: p.frontendImage}
 	// The Frontend needs the model only when it is read from a path (§3.1).
 	if strings.HasPrefix(p.modelPath, "/") || strings.HasPrefix(p.modelPath, ".") {
 		c.Command = []string{"python3", "-m", "dynamo.frontend"}
@@ -303,13 +337,23 @@ func (p *plan) frontend() (*dgd.ServiceSpec, error) {
 }
 
 func (p *plan) worker(sub string, m results.Mapping, role []string) (*dgd.ServiceSpec, error) {
-	args := []string{p.be.modelFlag, p.modelPath}
 	// SGLang and TRT-LLM templates carry the served name; with a PVC every
 	// backend needs it, since the model path is no longer the model id.
-	if p.backend != v1alpha1.BackendVLLM || p.pvc != "" {
-		args = append(args, "--served-model-name", p.model)
+	served := p.backend != v1alpha1.BackendVLLM || p.pvc != ""
+	var args []string
+	if base := p.recipe.WorkerArgs(sub); len(base) > 0 {
+		// The recipe's flags stay; the model and the parallelism are ours.
+		args = setArg(dropEqualsForm(base, p.be.modelFlag, "--served-model-name"), p.be.modelFlag, p.modelPath)
+		if served || indexArg(args, "--served-model-name") >= 0 {
+			args = setArg(args, "--served-model-name", p.model)
+		}
+	} else {
+		args = []string{p.be.modelFlag, p.modelPath}
+		if served {
+			args = append(args, "--served-model-name", p.model)
+		}
+		args = append(args, role...)
 	}
-	args = append(args, role...)
 	args, err := parallelismArgs(p.backend, args, m)
 	if err != nil {
 		return nil, err

@@ -55,6 +55,9 @@ type Inputs struct {
 	NoPlots bool
 	// GPUsPerNode overrides the node size; 0 takes it from the results or settings.
 	GPUsPerNode int
+	// Recipe is the configMapRef base DGD, nil without one: its worker
+	// flags carry into the generated DGD.
+	Recipe *Recipe
 	// Now stamps profiler_status.yaml; zero means time.Now(). Tests set it.
 	Now time.Time
 	// FollowSymlinks lets --output-dir be a symbolic link; the directory it

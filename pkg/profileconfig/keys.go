@@ -43,6 +43,8 @@ var (
 	KeySLAOSL              = Key{"sla", "osl", ""}
 	KeySLATTFT             = Key{"sla", "ttft", ""}
 	KeySLAITL              = Key{"sla", "itl", ""}
+	KeySLAE2E              = Key{"sla", "e2eLatency", ""}
+	KeySLAOptimize         = Key{"sla", "optimizationType", ""}
 	KeyModelCachePVCName   = Key{"deployment", "modelCache", ""} // object: pvcName, pvcPath, mountPath
 	KeyLegacyReadyTimeoutS = Key{"", "deployment_ready_timeout_s", ""}
 )
@@ -50,5 +52,6 @@ var (
 // Sections are the config's known object-valued sections.
 var Sections = []string{"deployment", "engine", "hardware", "sweep", "sla", "aic", "planner"}
 
-// SLAKeys are the four keys the sla block must hold, and all it may hold.
-var SLAKeys = []string{"isl", "osl", "ttft", "itl"}
+// SLAKeys are the keys the sla block may hold: the workload (isl, osl) and
+// the targets (ttft and itl, or v1beta1's e2eLatency or optimizationType).
+var SLAKeys = []string{"isl", "osl", "ttft", "itl", "e2eLatency", "optimizationType"}

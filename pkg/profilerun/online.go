@@ -12,6 +12,7 @@ import (
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cluster"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/jobs"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/online"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/output"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profileconfig"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profiler"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
@@ -28,6 +29,18 @@ func DefaultWorkerImage() string {
 		tag = "latest"
 	}
 	return "ghcr.io/kubectl-dgdr/dgdr-worker:" + tag
+}
+
+// EngineImage is the image of the profiled engines: the one the deployed
+// workers will run (deployment.dgd_image, deploymentOverrides.workersImage,
+// which the CRD says is used for the profiling deployments too), else the
+// profiler image, or the backend runtime going with v1beta1's frontend image.
+func EngineImage(d *v1alpha1.DynamoGraphDeploymentRequest, st profileconfig.Settings, backend string) string {
+	var workers string
+	if o := d.Spec.DeploymentOverrides; o != nil {
+		workers = o.WorkersImage
+	}
+	return cmp.Or(st.DGDImage, workers, output.RuntimeImage(d.Spec.ProfilingConfig.ProfilerImage, backend))
 }
 
 // Online profiles on real engines (or the engine simulator) in Kubernetes
@@ -49,6 +62,8 @@ type Online struct {
 	Tune func(*online.Options)
 	// Selection is the profiler's rule (profiler.Config.Selection).
 	Selection string
+	// Recipe is the configMapRef base DGD: its worker flags go to the engines.
+	Recipe *output.Recipe
 
 	log []byte
 }
@@ -80,8 +95,11 @@ func (o *Online) Profile(ctx context.Context, d *v1alpha1.DynamoGraphDeploymentR
 	tmpl := jobs.Spec{
 		Model:       d.Spec.Model,
 		WorkerImage: o.WorkerImage,
+		EngineImage: EngineImage(d, st, backend),
 		GPUsPerNode: cfg.Hardware.GPUsPerNode,
 		ModelCache:  st.ModelCache,
+		Recipe: jobs.RecipeArgs{Prefill: output.EngineArgs(o.Recipe.WorkerArgs("prefill")),
+			Decode: output.EngineArgs(o.Recipe.WorkerArgs("decode"))},
 	}
 	if tmpl.WorkerImage == "" {
 		tmpl.WorkerImage = DefaultWorkerImage()

@@ -98,6 +98,7 @@ type machine struct {
 	cur      *v1alpha1.DynamoGraphDeploymentRequest // after the last status write
 	profiler Profiler
 	mode     string // simulation or online
+	recipe   *output.Recipe
 }
 
 // load reads the DGDR and says whether there is nothing to profile: a DGDR
@@ -134,14 +135,30 @@ func (m *machine) load(ctx context.Context) (done bool, err error) {
 // rules, then reads its profiling config.
 func (m *machine) validate(ctx context.Context) error {
 	m.work = m.d.DeepCopy()
+	// A cluster that stores v1beta1 gets v1beta1's defaults and field names,
+	// as upstream's v1.0 operator would give them.
+	hub := cluster.ServesV1beta1(m.c.Client)
+	opts := admission.ProfilingOptions{SLA: admission.V1alpha1SLADefaults}
+	if hub {
+		opts = admission.ProfilingOptions{SLA: admission.V1beta1SLADefaults, Paths: admission.HubPath}
+	}
 	err := func() error {
 		if _, err := admission.Default(m.work); err != nil {
 			return err
 		}
-		if _, errs := admission.Validate(m.work); len(errs) > 0 {
+		ws, err := admission.ForProfiling(m.work, opts)
+		if err != nil {
+			return err
+		}
+		for _, w := range ws {
+			printf(m.opts.Out, "Warning: %s", w)
+		}
+		if _, errs := admission.ValidateInternal(m.work, hub); len(errs) > 0 {
 			return admission.InvalidError(m.key.Name, errs)
 		}
-		var err error
+		if m.recipe, err = m.c.Recipe(ctx, m.work); err != nil {
+			return err
+		}
 		m.cfg, m.settings, err = settingsOf(m.work)
 		return err
 	}()
@@ -180,7 +197,7 @@ func (m *machine) pending(ctx context.Context) error {
 		if x.Status.State == "" || x.Status.State == v1alpha1.StateInitializing {
 			x.Status.ObservedGeneration = x.Generation
 		}
-		x.Status.Backend = x.Spec.Backend
+		x.Status.Backend = m.work.Spec.Backend // auto resolved
 		x.Status.State = v1alpha1.StatePending
 		m.c.SetCondition(x, v1alpha1.ConditionValidation, metav1.ConditionTrue, cluster.ReasonValidated, "DGDR passed validation")
 		return nil
@@ -212,6 +229,9 @@ func (m *machine) run(ctx context.Context) (*results.Results, error) {
 	m.cur = cur
 	p, mode, timeout := m.opts.pick(m.c, m.settings)
 	m.profiler, m.mode = p, mode
+	if on, ok := p.(*Online); ok {
+		on.Recipe = m.recipe
+	}
 	if p == nil {
 		return nil, m.fail(ctx, v1alpha1.ConditionProfiling, cluster.ReasonProfilingFailed, cluster.EventProfilingJobFailed,
 			errors.New("online profiling (sweep.use_ai_configurator false) needs a connection to create Jobs; pass --simulate to use the estimator"))
@@ -248,7 +268,7 @@ func (m *machine) run(ctx context.Context) (*results.Results, error) {
 // store generates the outputs and writes them to the cluster (and to
 // OutputDir when set), then records the profiled spec's hash.
 func (m *machine) store(ctx context.Context, r *results.Results) (*runtime.RawExtension, error) {
-	in := output.Inputs{DGDR: m.work, Settings: m.settings, GPUsPerNode: m.hw.GPUsPerNode, Now: m.c.Now()}
+	in := output.Inputs{DGDR: m.work, Settings: m.settings, GPUsPerNode: m.hw.GPUsPerNode, Now: m.c.Now(), Recipe: m.recipe}
 	if l, ok := m.profiler.(interface{ Log() []byte }); ok {
 		in.Log = l.Log()
 	}
@@ -307,8 +327,8 @@ func (m *machine) fail(ctx context.Context, condType, reason, eventReason string
 	msg := cause.Error()
 	cur, err := m.c.UpdateStatus(ctx, m.key, func(x *v1alpha1.DynamoGraphDeploymentRequest) error {
 		x.Status.State = v1alpha1.StateFailed
-		if x.Status.Backend == "" {
-			x.Status.Backend = x.Spec.Backend
+		if x.Status.Backend == "" && m.work != nil {
+			x.Status.Backend = m.work.Spec.Backend
 		}
 		m.c.SetCondition(x, condType, metav1.ConditionFalse, reason, msg)
 		return nil

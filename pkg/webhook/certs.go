@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	apiextv1client "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset/typed/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -37,20 +38,25 @@ const (
 // CertRotator issues a CA and a serving certificate into one Secret, renews
 // them ahead of expiry, writes the serving pair to CertDir (the server's
 // certwatcher reloads it) and puts the CA into caBundle of both webhook
-// configurations. It touches only those three objects, by name (GET and
+// configurations and of the DGDR CRD's conversion webhook. It touches only
+// those four objects, by name (GET and
 // UPDATE), so its RBAC can be limited with resourceNames. The Secret is the
 // source of truth; with two replicas its resourceVersion is the lock: on a
 // conflict the loser re-reads and adopts the winner's certificate.
 type CertRotator struct {
 	Secrets  corev1client.SecretsGetter
 	Webhooks admissionregv1client.AdmissionregistrationV1Interface
+	CRDs     apiextv1client.CustomResourceDefinitionsGetter
 
 	Namespace      string
 	SecretName     string
 	ServiceName    string // DNS names are <svc>.<ns>.svc and <svc>.<ns>.svc.cluster.local
 	MutatingName   string
 	ValidatingName string
-	CertDir        string
+	// CRDName is the CRD whose conversion webhook gets the CA too (the DGDR
+	// CRD converts between its versions through this server); "" for none.
+	CRDName string
+	CertDir string
 
 	CAValidity   time.Duration // default 10 years
 	CertValidity time.Duration // default 1 year
@@ -68,7 +74,11 @@ func NewCertRotator(cfg *rest.Config, r CertRotator) (*CertRotator, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.Secrets, r.Webhooks = core, adm
+	ext, err := apiextv1client.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	r.Secrets, r.Webhooks, r.CRDs = core, adm, ext
 	return &r, nil
 }
 
@@ -292,7 +302,8 @@ func (r *CertRotator) writeFiles(data map[string][]byte) error {
 	return nil
 }
 
-// injectCABundle sets caBundle on every webhook of both configurations.
+// injectCABundle sets caBundle on every webhook of both configurations and
+// on the CRD's conversion webhook.
 func (r *CertRotator) injectCABundle(ctx context.Context, ca []byte) error {
 	if r.MutatingName != "" {
 		m, err := r.Webhooks.MutatingWebhookConfigurations().Get(ctx, r.MutatingName, metav1.GetOptions{})
@@ -308,6 +319,18 @@ func (r *CertRotator) injectCABundle(ctx context.Context, ca []byte) error {
 		if changed {
 			if _, err := r.Webhooks.MutatingWebhookConfigurations().Update(ctx, m, metav1.UpdateOptions{}); err != nil {
 				return fmt.Errorf("update MutatingWebhookConfiguration %s: %w", r.MutatingName, err)
+			}
+		}
+	}
+	if r.CRDName != "" {
+		crd, err := r.CRDs.CustomResourceDefinitions().Get(ctx, r.CRDName, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("get CustomResourceDefinition %s: %w", r.CRDName, err)
+		}
+		if c := crd.Spec.Conversion; c != nil && c.Webhook != nil && c.Webhook.ClientConfig != nil && !bytes.Equal(c.Webhook.ClientConfig.CABundle, ca) {
+			c.Webhook.ClientConfig.CABundle = ca
+			if _, err := r.CRDs.CustomResourceDefinitions().Update(ctx, crd, metav1.UpdateOptions{}); err != nil {
+				return fmt.Errorf("update CustomResourceDefinition %s: %w", r.CRDName, err)
 			}
 		}
 	}

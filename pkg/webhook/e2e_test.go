@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,11 +23,13 @@ import (
 	admissionregv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apiextclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
@@ -34,6 +37,7 @@ import (
 	"github.com/kubectl-dgdr/kubectl-dgdr/internal/testenv"
 	"github.com/kubectl-dgdr/kubectl-dgdr/manifests"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1beta1"
 )
 
 // e2ePrefix renames the rendered configurations for envtest, so the
@@ -363,6 +367,80 @@ func TestE2E(t *testing.T) {
 		}
 	})
 
+	t.Run("v1alpha1 and v1beta1 read as each other through our /convert over TLS", func(t *testing.T) {
+		ns := e.namespace(t, "convert")
+		for _, n := range exampleNames {
+			d := loadExampleDGDR(t, n, ns)
+			if err := e.c.Create(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+			b := &v1beta1.DynamoGraphDeploymentRequest{}
+			if err := e.c.Get(ctx, client.ObjectKeyFromObject(d), b); err != nil {
+				t.Fatalf("%s read as v1beta1: %v", n, err)
+			}
+			c := cfgOf(t, d)
+			if b.Spec.Model != d.Spec.Model || b.Spec.SLA == nil || b.Spec.Workload == nil ||
+				fmt.Sprint(*b.Spec.SLA.TTFT) != fmt.Sprint(c["sla"]["ttft"]) || fmt.Sprint(*b.Spec.Workload.ISL) != fmt.Sprint(c["sla"]["isl"]) {
+				t.Errorf("%s as v1beta1: %+v (config %v)", n, b.Spec, c)
+			}
+			back := &v1alpha1.DynamoGraphDeploymentRequest{}
+			if err := e.c.Get(ctx, client.ObjectKeyFromObject(d), back); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(cfgOf(t, back), c) || !reflect.DeepEqual(back.Spec.DeploymentOverrides, d.Spec.DeploymentOverrides) {
+				t.Errorf("%s: v1alpha1 → v1beta1 storage → v1alpha1 changed the spec:\n%v\n%v", n, cfgOf(t, back), c)
+			}
+		}
+		b := &v1beta1.DynamoGraphDeploymentRequest{
+			ObjectMeta: metav1.ObjectMeta{Name: "beta", Namespace: ns},
+			Spec: v1beta1.DynamoGraphDeploymentRequestSpec{Model: "Qwen/Qwen3-0.6B", Backend: "vllm", Image: "nvcr.io/nvidia/ai-dynamo/dynamo-frontend:1.0.0",
+				Workload: &v1beta1.WorkloadSpec{ISL: ptr.To[int32](3000), OSL: ptr.To[int32](150)},
+				SLA:      &v1beta1.SLASpec{TTFT: ptr.To(200.0), ITL: ptr.To(20.0)},
+				Hardware: &v1beta1.HardwareSpec{GPUSKU: "h100_sxm"}},
+		}
+		if err := e.c.Create(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		a := &v1alpha1.DynamoGraphDeploymentRequest{}
+		if err := e.c.Get(ctx, client.ObjectKeyFromObject(b), a); err != nil {
+			t.Fatalf("v1beta1 read as v1alpha1: %v", err)
+		}
+		c := cfgOf(t, a)
+		if c["sla"]["ttft"] != float64(200) || c["sla"]["isl"] != float64(3000) || c["hardware"]["system"] != "h100_sxm" || c["sweep"]["useAiConfigurator"] != true {
+			t.Errorf("v1beta1 as v1alpha1: config %v", c)
+		}
+	})
+
+	t.Run("v1beta1 refusals name the v1beta1 fields", func(t *testing.T) {
+		ns := e.namespace(t, "beta-refusals")
+		b := &v1beta1.DynamoGraphDeploymentRequest{
+			ObjectMeta: metav1.ObjectMeta{Name: "bad", Namespace: ns},
+			Spec: v1beta1.DynamoGraphDeploymentRequestSpec{Model: "Qwen/Qwen3-0.6B", Backend: "vllm",
+				Workload: &v1beta1.WorkloadSpec{ISL: ptr.To[int32](0), OSL: ptr.To[int32](150), Concurrency: ptr.To(4.0), RequestRate: ptr.To(2.0)},
+				SLA:      &v1beta1.SLASpec{TTFT: ptr.To(-1.0), ITL: ptr.To(20.0)}},
+		}
+		err := e.c.Create(ctx, b)
+		for _, want := range []string{`admission webhook "vdgdr-v1beta1.nvidia.com" denied the request`, "spec.sla.ttft: Invalid value: -1: sla.ttft must be positive",
+			"spec.workload.isl: Invalid value: 0: workload.isl must be positive", "spec.workload.requestRate"} {
+			if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), want) {
+				t.Errorf("err = %v\nwant %q", err, want)
+			}
+		}
+		if err != nil && strings.Contains(err.Error(), "profilingConfig") {
+			t.Errorf("a v1beta1 refusal names a v1alpha1 field: %v", err)
+		}
+		// A request without an SLA is admitted with a warning naming the defaults.
+		ok := b.DeepCopy()
+		ok.Name, ok.Spec.Workload, ok.Spec.SLA = "defaults", nil, nil
+		e.warns.take()
+		if err := e.c.Create(ctx, ok); err != nil {
+			t.Fatal(err)
+		}
+		if ws := e.warns.take(); !containsAll(ws, "spec.sla is not set: profiling uses v1beta1's defaults (isl 4000, osl 1000, ttft 2000 ms, itl 30 ms)") {
+			t.Errorf("warnings = %q", ws)
+		}
+	})
+
 	t.Run("self-managed certificate with its RBAC only", func(t *testing.T) {
 		testSelfManaged(t, e)
 	})
@@ -412,13 +490,17 @@ func testSelfManaged(t *testing.T, e *e2e) {
 			var o admissionregv1.MutatingWebhookConfiguration
 			_ = yaml.Unmarshal(b, &o)
 			mwcName = o.Name
-			o.Webhooks[0].Rules[0].Resources = []string{"nothingatall"}
+			for i := range o.Webhooks {
+				o.Webhooks[i].Rules[0].Resources = []string{"nothingatall"}
+			}
 			_, err = admin.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, &o, metav1.CreateOptions{})
 		case "ValidatingWebhookConfiguration":
 			var o admissionregv1.ValidatingWebhookConfiguration
 			_ = yaml.Unmarshal(b, &o)
 			vwcName = o.Name
-			o.Webhooks[0].Rules[0].Resources = []string{"nothingatall"}
+			for i := range o.Webhooks {
+				o.Webhooks[i].Rules[0].Resources = []string{"nothingatall"}
+			}
 			_, err = admin.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, &o, metav1.CreateOptions{})
 		}
 		if err != nil {
@@ -435,10 +517,32 @@ func testSelfManaged(t *testing.T, e *e2e) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The rotator also patches the real DGDR CRD's conversion caBundle; the
+	// other tests convert through envtest's CA, so it is put back after.
+	crds, err := apiextclient.NewForConfig(e.env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crdName := "dynamographdeploymentrequests.nvidia.com"
+	crd, err := crds.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, crdName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	envtestCA := crd.Spec.Conversion.Webhook.ClientConfig.CABundle
+	t.Cleanup(func() {
+		cur, err := crds.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, crdName, metav1.GetOptions{})
+		if err == nil {
+			cur.Spec.Conversion.Webhook.ClientConfig.CABundle = envtestCA
+			_, err = crds.ApiextensionsV1().CustomResourceDefinitions().Update(ctx, cur, metav1.UpdateOptions{})
+		}
+		if err != nil {
+			t.Errorf("restoring the CRD's caBundle: %v", err)
+		}
+	})
 	now := time.Now()
 	certDir := t.TempDir()
 	r, err := NewCertRotator(saCfg, CertRotator{Namespace: ns, SecretName: secretName, ServiceName: svcName,
-		MutatingName: mwcName, ValidatingName: vwcName, CertDir: certDir, Now: func() time.Time { return now }})
+		MutatingName: mwcName, ValidatingName: vwcName, CRDName: crdName, CertDir: certDir, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -471,8 +575,20 @@ func testSelfManaged(t *testing.T, e *e2e) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if string(mwc.Webhooks[0].ClientConfig.CABundle) != string(want) || string(vwc.Webhooks[0].ClientConfig.CABundle) != string(want) {
-			t.Error("caBundle of the configurations is not the Secret's CA")
+		for _, w := range vwc.Webhooks {
+			if string(w.ClientConfig.CABundle) != string(want) {
+				t.Errorf("caBundle of validating webhook %s is not the Secret's CA", w.Name)
+			}
+		}
+		if string(mwc.Webhooks[0].ClientConfig.CABundle) != string(want) {
+			t.Error("caBundle of the mutating configuration is not the Secret's CA")
+		}
+		c, err := crds.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, crdName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(c.Spec.Conversion.Webhook.ClientConfig.CABundle) != string(want) {
+			t.Error("caBundle of the CRD's conversion webhook is not the Secret's CA")
 		}
 	}
 	checkBundle(sec.Data["ca.crt"])

@@ -13,21 +13,29 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/conversion"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/admission"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1beta1"
 )
 
 // DGDR is the admitted type.
 type DGDR = v1alpha1.DynamoGraphDeploymentRequest
 
-// NewScheme returns a scheme holding the DGDR types.
+// DGDRV1beta1 is the v1beta1 DGDR, validated at its own path.
+type DGDRV1beta1 = v1beta1.DynamoGraphDeploymentRequest
+
+// NewScheme returns a scheme holding both DGDR versions (the conversion
+// webhook decodes either).
 func NewScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	_ = v1alpha1.AddToScheme(s) // only AddKnownTypes: cannot fail
+	_ = v1beta1.AddToScheme(s)
 	return s
 }
 
@@ -79,13 +87,13 @@ var _ ctrladmission.Validator[*DGDR] = Validator{}
 // ValidateCreate runs every stateless rule.
 func (Validator) ValidateCreate(ctx context.Context, obj *DGDR) (ctrladmission.Warnings, error) {
 	ws, errs := admission.Validate(obj)
-	return ws, admission.InvalidError(nameOf(ctx, obj), errs)
+	return ws, admission.InvalidError(nameOfMeta(ctx, obj), errs)
 }
 
 // ValidateUpdate adds the spec freeze.
 func (Validator) ValidateUpdate(ctx context.Context, oldObj, newObj *DGDR) (ctrladmission.Warnings, error) {
 	ws, errs := admission.ValidateUpdate(oldObj, newObj)
-	return ws, admission.InvalidError(nameOf(ctx, newObj), errs)
+	return ws, admission.InvalidError(nameOfMeta(ctx, newObj), errs)
 }
 
 // ValidateDelete allows every delete.
@@ -93,17 +101,41 @@ func (Validator) ValidateDelete(context.Context, *DGDR) (ctrladmission.Warnings,
 	return nil, nil
 }
 
-// nameOf is the object's name; with generateName it is empty in the object,
-// so the request's is used.
-func nameOf(ctx context.Context, obj *DGDR) string {
-	if obj != nil && obj.Name != "" {
-		return obj.Name
+// ValidatorV1beta1 validates v1beta1 DGDRs with the same rules, through
+// their internal form, in v1beta1's terms (admission.ValidateV1beta1).
+type ValidatorV1beta1 struct{}
+
+var _ ctrladmission.Validator[*DGDRV1beta1] = ValidatorV1beta1{}
+
+// ValidateCreate runs every stateless rule.
+func (ValidatorV1beta1) ValidateCreate(ctx context.Context, obj *DGDRV1beta1) (ctrladmission.Warnings, error) {
+	ws, errs := admission.ValidateV1beta1(obj)
+	return ws, admission.InvalidError(nameOfMeta(ctx, obj), errs)
+}
+
+// ValidateUpdate adds v1beta1's spec freeze.
+func (ValidatorV1beta1) ValidateUpdate(ctx context.Context, oldObj, newObj *DGDRV1beta1) (ctrladmission.Warnings, error) {
+	ws, errs := admission.ValidateUpdateV1beta1(oldObj, newObj)
+	return ws, admission.InvalidError(nameOfMeta(ctx, newObj), errs)
+}
+
+// ValidateDelete allows every delete.
+func (ValidatorV1beta1) ValidateDelete(context.Context, *DGDRV1beta1) (ctrladmission.Warnings, error) {
+	return nil, nil
+}
+
+// nameOfMeta is the object's name; with generateName it is empty in the
+// object, so the request's is used.
+func nameOfMeta(ctx context.Context, obj metav1.Object) string {
+	present := obj != nil && !reflect.ValueOf(obj).IsNil()
+	if present && obj.GetName() != "" {
+		return obj.GetName()
 	}
 	if req, err := ctrladmission.RequestFromContext(ctx); err == nil && req.Name != "" {
 		return req.Name
 	}
-	if obj != nil {
-		return obj.GenerateName
+	if present {
+		return obj.GetGenerateName()
 	}
 	return ""
 }
@@ -251,8 +283,15 @@ type Registrar interface {
 	Register(path string, hook http.Handler)
 }
 
-// Register adds both handlers at admission.MutatePath and ValidatePath.
+// ConvertPath is where the API server sends the DGDR CRD's ConversionReviews.
+const ConvertPath = "/convert"
+
+// Register adds the same handlers as Setup to a bare server without a
+// Manager (the latency benchmarks time them there): v1alpha1's mutating and
+// validating ones, v1beta1's validating one, and the conversion webhook.
 func Register(srv Registrar, scheme *runtime.Scheme) {
 	srv.Register(admission.MutatePath, NewMutatingWebhook(scheme))
 	srv.Register(admission.ValidatePath, NewValidatingWebhook(scheme))
+	srv.Register(admission.ValidatePathV1beta1, ctrladmission.WithValidator[*DGDRV1beta1](scheme, ValidatorV1beta1{}))
+	srv.Register(ConvertPath, conversion.NewWebhookHandler(scheme, conversion.NewRegistry()))
 }

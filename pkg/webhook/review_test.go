@@ -141,14 +141,14 @@ func TestMutatingSkipsFrozenUpdate(t *testing.T) {
 func TestValidatingRefusesWithCauses(t *testing.T) {
 	_, validate := handlers()
 	obj := []byte(`{"apiVersion":"nvidia.com/v1alpha1","kind":"DynamoGraphDeploymentRequest","metadata":{"name":"bad","namespace":"team-a"},
-	  "spec":{"model":"Qwen/Qwen3-0.6B","backend":"vllm","profilingConfig":{"profilerImage":"i","config":{"sla":{"isl":3000,"osl":150,"ttft":"200"}}}}}`)
+	  "spec":{"model":"Qwen/Qwen3-0.6B","backend":"vllm","profilingConfig":{"profilerImage":"i","config":{"sla":{"isl":-1,"osl":150,"ttft":"200"}}}}}`)
 	resp := post(t, validate, review(t, admissionv1.Create, obj, nil))
 	if resp.Allowed || resp.Result == nil || resp.Result.Code != 422 || resp.Result.Details == nil {
 		t.Fatalf("want a 422 Invalid, got %+v", resp)
 	}
 	want := map[string]string{
 		"spec.profilingConfig.config.sla.ttft": `Invalid value: "200": sla.ttft must be a number, not a string; remove the quotes (ttft: 200)`,
-		"spec.profilingConfig.config.sla.itl":  "Required value: sla.itl is required; set it to the target inter-token latency in milliseconds, e.g. 20",
+		"spec.profilingConfig.config.sla.isl":  "Invalid value: -1: sla.isl must be positive; set it to the average input sequence length in tokens, e.g. 3000",
 	}
 	for _, c := range resp.Result.Details.Causes {
 		if w, ok := want[c.Field]; ok && c.Message == w {

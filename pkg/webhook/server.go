@@ -267,17 +267,24 @@ func disabled(addr string) string {
 	return addr
 }
 
-// Setup registers the DGDR webhooks with the manager. The validating
-// handler (and, later, a conversion webhook: .WithConverter) come from
-// controller-runtime's builder. The mutating handler is registered first at
-// the path the builder would use, because it answers with a one-op config
-// patch instead of the builder's whole-object diff (handlers.go): the
-// builder sees the path taken and leaves it alone.
+// Setup registers the DGDR webhooks with the manager through
+// controller-runtime's builder: v1alpha1's validator, v1beta1's validator
+// at its own path, and /convert (the builder adds it because v1beta1 is the
+// Hub and v1alpha1 Convertible). The mutating handler is registered first
+// at the path the builder would use, because it answers with a one-op
+// config patch instead of the builder's whole-object diff (handlers.go):
+// the builder sees the path taken and leaves it alone.
 func Setup(mgr manager.Manager) error {
 	mgr.GetWebhookServer().Register(admission.MutatePath, NewMutatingWebhook(mgr.GetScheme()))
-	return builder.WebhookManagedBy(mgr, &DGDR{}).
+	if err := builder.WebhookManagedBy(mgr, &DGDR{}).
 		WithValidator(Validator{}).
 		WithValidatorCustomPath(admission.ValidatePath).
+		Complete(); err != nil {
+		return err
+	}
+	return builder.WebhookManagedBy(mgr, &DGDRV1beta1{}).
+		WithValidator(ValidatorV1beta1{}).
+		WithValidatorCustomPath(admission.ValidatePathV1beta1).
 		Complete()
 }
 

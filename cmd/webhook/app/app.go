@@ -35,6 +35,7 @@ type Config struct {
 	ServiceName      string
 	MutatingName     string
 	ValidatingName   string
+	CRDName          string
 	Kubeconfig       string
 	Version          bool
 }
@@ -60,11 +61,12 @@ func Parse(args []string, out io.Writer) (*Config, error) {
 	fs.StringVar(&c.ServiceName, "service-name", "dgdr-webhook", "Service in front of the webhook; the certificate covers <service>.<namespace>.svc")
 	fs.StringVar(&c.MutatingName, "mutating-webhook-configuration", "dgdr-mutating-webhook", "MutatingWebhookConfiguration whose caBundle --self-managed-certs sets")
 	fs.StringVar(&c.ValidatingName, "validating-webhook-configuration", "dgdr-validating-webhook", "ValidatingWebhookConfiguration whose caBundle --self-managed-certs sets")
+	fs.StringVar(&c.CRDName, "crd-name", "dynamographdeploymentrequests.nvidia.com", "CRD whose conversion webhook caBundle --self-managed-certs sets (empty: none)")
 	fs.DurationVar(&c.RotateEvery, "cert-check-interval", time.Hour, "how often --self-managed-certs checks the certificate for renewal")
 	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig for --self-managed-certs outside a cluster (default: in-cluster)")
 	fs.BoolVar(&c.Version, "version", false, "print the version and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: webhook [flags]\n\nAdmission webhook for nvidia.com/v1alpha1 DynamoGraphDeploymentRequest.\n\nFlags:\n")
+		fmt.Fprintf(out, "Usage: webhook [flags]\n\nAdmission and conversion webhook for nvidia.com DynamoGraphDeploymentRequest (v1alpha1 and v1beta1).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -157,6 +159,6 @@ func (c *Config) rotator() (*webhook.CertRotator, error) {
 	}
 	return webhook.NewCertRotator(cfg, webhook.CertRotator{
 		Namespace: ns, SecretName: c.SecretName, ServiceName: c.ServiceName,
-		MutatingName: c.MutatingName, ValidatingName: c.ValidatingName, CertDir: c.CertDir,
+		MutatingName: c.MutatingName, ValidatingName: c.ValidatingName, CRDName: c.CRDName, CertDir: c.CertDir,
 	})
 }

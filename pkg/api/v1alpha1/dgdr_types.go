@@ -12,6 +12,9 @@ const (
 	BackendVLLM   = "vllm"
 	BackendSGLang = "sglang"
 	BackendTRTLLM = "trtllm"
+	// BackendAuto lets the profiler pick the backend (upstream main's
+	// v1alpha1 and v1beta1's default); admission resolves it.
+	BackendAuto = "auto"
 )
 
 // Backends lists the backends in the order the CRD enum gives them.
@@ -55,6 +58,7 @@ const (
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=dgdr
+// +kubebuilder:deprecatedversion:warning="nvidia.com/v1alpha1 DynamoGraphDeploymentRequest is deprecated; use nvidia.com/v1beta1 DynamoGraphDeploymentRequest"
 // +kubebuilder:metadata:annotations="helm.sh/resource-policy=keep"
 // +kubebuilder:printcolumn:name="Model",type=string,JSONPath=`.spec.model`
 // +kubebuilder:printcolumn:name="Backend",type=string,JSONPath=`.status.backend`
@@ -86,10 +90,11 @@ type DynamoGraphDeploymentRequestSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	Model string `json:"model"`
 
-	// Backend is the inference engine. It is copied into
-	// profilingConfig.config.engine.backend and status.backend.
+	// Backend is the inference engine, or auto to let the profiler pick
+	// one. It is copied into profilingConfig.config.engine.backend and
+	// status.backend.
 	// +kubebuilder:validation:Required
-	// +kubebuilder:validation:Enum=vllm;sglang;trtllm
+	// +kubebuilder:validation:Enum=vllm;sglang;trtllm;auto
 	Backend string `json:"backend"`
 
 	// UseMocker makes the generated DGD use the engine simulator.

@@ -100,6 +100,13 @@ func (g *getter) Client() (client.WithWatch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the cluster: %w", err)
 	}
+	// DGDRs go through the version the server stores, converted here; a
+	// cluster without the CRD keeps v1alpha1 and gets the usual not-found.
+	if m, err := g.ToRESTMapper(); err == nil {
+		if v, err := cluster.ServedDGDRVersion(m); err == nil {
+			c = cluster.WithServedVersion(c, v)
+		}
+	}
 	g.client = c
 	return c, nil
 }

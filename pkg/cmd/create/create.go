@@ -5,6 +5,7 @@ package create
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/admission"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1beta1"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cluster"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/clientgetter"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/util"
@@ -241,7 +244,7 @@ func Build(f Flags, name, namespace string) (*v1alpha1.DynamoGraphDeploymentRequ
 // Run builds, validates and creates every DGDR.
 func (o *Options) Run(cmd *cobra.Command) error {
 	b := o.getter.NewBuilder().
-		WithScheme(o.getter.Scheme(), v1alpha1.GroupVersion).
+		WithScheme(o.getter.Scheme(), v1alpha1.GroupVersion, v1beta1.GroupVersion).
 		LocalParam(o.dryRun == cmdutil.DryRunClient).
 		ContinueOnError().
 		NamespaceParam(o.namespace).DefaultNamespace()
@@ -283,39 +286,63 @@ func (o *Options) Run(cmd *cobra.Command) error {
 	return nil
 }
 
+// createOne validates one DGDR with the rules of its version and creates
+// it as written (the API server converts it to the version it stores).
 func (o *Options) createOne(cmd *cobra.Command, info *resource.Info) error {
-	d, ok := info.Object.(*v1alpha1.DynamoGraphDeploymentRequest)
-	if !ok {
-		return fmt.Errorf("%s: only DynamoGraphDeploymentRequest (nvidia.com/v1alpha1) objects can be created, got %T", info.Source, info.Object)
-	}
-	if d.Namespace == "" {
-		d.Namespace = info.Namespace
-	}
-	if d.Namespace == "" {
-		d.Namespace = o.namespace
+	var obj interface {
+		runtime.Object
+		metav1.Object
 	}
 	var warns []string
-	if err := validate(d, &warns); err != nil {
+	var check func() error
+	switch d := info.Object.(type) {
+	case *v1alpha1.DynamoGraphDeploymentRequest:
+		obj, check = d, func() error { return validate(d, &warns) }
+	case *v1beta1.DynamoGraphDeploymentRequest:
+		obj, check = d, func() error { return validateV1beta1(d, &warns) }
+	default:
+		gvk := info.Object.GetObjectKind().GroupVersionKind()
+		return fmt.Errorf("%s: only DynamoGraphDeploymentRequest objects (nvidia.com/v1beta1 or nvidia.com/v1alpha1) can be created, got %s %s",
+			info.Source, gvk.GroupVersion(), gvk.Kind)
+	}
+	if obj.GetNamespace() == "" {
+		obj.SetNamespace(cmp.Or(info.Namespace, o.namespace))
+	}
+	if err := check(); err != nil {
 		return err
 	}
+	d := obj
 	if o.dryRun == cmdutil.DryRunClient {
 		for _, w := range warns {
 			fmt.Fprintf(o.ErrOut, "Warning: %s\n", w)
 		}
 		return o.printer.PrintObj(d, o.Out)
 	}
-	obj, err := resource.NewHelper(info.Client, info.Mapping).
+	created, err := resource.NewHelper(info.Client, info.Mapping).
 		DryRun(o.dryRun == cmdutil.DryRunServer).
 		WithFieldManager(o.FieldManager).
 		WithFieldValidation("Strict").
-		Create(d.Namespace, true, d)
+		Create(d.GetNamespace(), true, d)
 	if err != nil {
-		return util.TranslateError(err, util.Target{Verb: "create", Name: d.Name, Namespace: d.Namespace})
+		return util.TranslateError(err, util.Target{Verb: "create", Name: d.GetName(), Namespace: d.GetNamespace()})
 	}
-	if err := info.Refresh(obj, true); err != nil {
+	if err := info.Refresh(created, true); err != nil {
 		return err
 	}
 	return o.printer.PrintObj(info.Object, o.Out)
+}
+
+// validateV1beta1 runs the webhook's v1beta1 rules on a copy of d with the
+// CRD's defaults, as the API server would see it; d itself is sent as written.
+func validateV1beta1(d *v1beta1.DynamoGraphDeploymentRequest, warnings *[]string) error {
+	c := d.DeepCopy()
+	v1beta1.SetDefaults(c)
+	ws, errs := admission.ValidateV1beta1(c)
+	if len(errs) > 0 {
+		return admission.InvalidError(d.Name, errs)
+	}
+	*warnings = append(*warnings, ws...)
+	return nil
 }
 
 // validate runs the webhook's injection and validation on d in place.

@@ -18,7 +18,7 @@ import (
 // clusterOnly are the local-mode flags that make no sense with a DGDR name:
 // the DGDR in the cluster is the input.
 var clusterConflicts = []string{"local", "filename", "model", "backend", "isl", "osl", "ttft", "itl", "system",
-	"model-config", "min-gpus", "max-gpus", "dry-run", "from", "output", "no-plots"}
+	"model-config", "config-map-file", "min-gpus", "max-gpus", "dry-run", "from", "output", "no-plots"}
 
 // ClusterFlags are the flags of cluster mode.
 type ClusterFlags struct {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/kubectl/pkg/util/templates"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/admission"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1beta1"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/estimator"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/output"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profileconfig"
@@ -121,8 +123,11 @@ type Options struct {
 	TTFT, ITL   float64
 	System      string
 	ModelConfig string
-	MinGPUs     int64
-	MaxGPUs     int64
+	// ConfigMapFile is the local stand-in for spec.profilingConfig.configMapRef:
+	// the base DGD, or a ConfigMap holding it.
+	ConfigMapFile string
+	MinGPUs       int64
+	MaxGPUs       int64
 
 	OutputDir string
 	// Selection is the rule: frontier (default) or upstream.
@@ -180,6 +185,7 @@ func NewCmd(flags genericclioptions.RESTClientGetter, streams genericiooptions.I
 	f.Float64Var(&o.ITL, "itl", o.ITL, "Inter-token latency target in ms (sla.itl)")
 	f.StringVar(&o.System, "system", o.System, "GPU system to simulate, e.g. h100_sxm, h200_sxm (sweep.aicSystem)")
 	f.StringVar(&o.ModelConfig, "model-config", o.ModelConfig, "Hugging Face config.json (or its folder) for a model not in the built-in catalog")
+	f.StringVar(&o.ConfigMapFile, "config-map-file", o.ConfigMapFile, "Base DynamoGraphDeployment (a recipe), or a ConfigMap holding it: what spec.profilingConfig.configMapRef names in the cluster; its worker flags go into the generated DGD")
 	f.Int64Var(&o.MinGPUs, "min-gpus", o.MinGPUs, "Minimum GPUs per engine (hardware.minNumGpusPerEngine)")
 	f.Int64Var(&o.MaxGPUs, "max-gpus", o.MaxGPUs, "Maximum GPUs per engine (hardware.maxNumGpusPerEngine)")
 	f.StringVar(&o.OutputDir, "output-dir", o.OutputDir, "Directory for every output; replaced atomically and only if it holds nothing but a previous profile")
@@ -238,7 +244,7 @@ func (o *Options) Validate() error {
 		return errors.New("--output-dir is empty: pass a directory for the outputs")
 	}
 	if o.From != "" {
-		for _, f := range []string{"filename", "model", "backend", "isl", "osl", "system", "model-config", "min-gpus", "max-gpus", "dry-run"} {
+		for _, f := range []string{"filename", "model", "backend", "isl", "osl", "system", "model-config", "config-map-file", "min-gpus", "max-gpus", "dry-run"} {
 			if o.changed[f] {
 				return fmt.Errorf("--from re-selects saved measurements and cannot take --%s; only --ttft and --itl change (run profile again for a new workload)", f)
 			}
@@ -269,11 +275,11 @@ func (o *Options) Run(ctx context.Context) error {
 	// collecting at 50 % heap growth instead of 100 % keeps the whole
 	// process within its 60 MB RSS budget (make bench-profile) for a few ms.
 	defer debug.SetGCPercent(debug.SetGCPercent(50))
-	dgdr, err := o.buildDGDR()
+	req, err := o.buildDGDR()
 	if err != nil {
 		return err
 	}
-	job, err := o.prepare(dgdr)
+	job, err := o.prepare(req)
 	if err != nil {
 		return err
 	}
@@ -297,7 +303,7 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	r.Warnings = append(job.warnings, r.Warnings...)
 	files, err := output.Write(o.OutputDir, r, output.Inputs{DGDR: job.dgdr, Settings: job.settings, Log: log.Bytes(), FollowSymlinks: o.FollowSymlinks,
-		NoPlots: o.NoPlots, Now: o.Clock.Now()})
+		NoPlots: o.NoPlots, Now: o.Clock.Now(), Recipe: job.recipe})
 	if err != nil {
 		return fmt.Errorf("writing outputs: %w", err)
 	}
@@ -311,19 +317,65 @@ type job struct {
 	est      *estimator.Estimator
 	cfg      profiler.Config
 	warnings []string
+	recipe   *output.Recipe
+}
+
+// readRecipe reads --config-map-file: the key is configMapRef's when the
+// DGDR names one. Without the file a configMapRef cannot be read (no
+// cluster): a warning says so.
+func (o *Options) readRecipe(req *Request, j *job) error {
+	ref := req.DGDR.Spec.ProfilingConfig.ConfigMapRef
+	if o.ConfigMapFile == "" {
+		if ref != nil {
+			j.warnings = append(j.warnings, fmt.Sprintf("spec.profilingConfig.configMapRef names ConfigMap %s, which lives in the cluster; "+
+				"pass --config-map-file with its manifest (or the base DynamoGraphDeployment) to use its worker flags", ref.Name))
+		}
+		return nil
+	}
+	data, err := o.readInput(o.ConfigMapFile)
+	if err != nil {
+		return err
+	}
+	key := ""
+	if ref != nil {
+		key = cmp.Or(ref.Key, admission.DefaultConfigMapKey)
+	}
+	r, err := output.ParseRecipe(data, key)
+	if err != nil {
+		return fmt.Errorf("--config-map-file %s: %w", o.ConfigMapFile, err)
+	}
+	j.recipe = r
+	return nil
+}
+
+// Request is a DGDR to profile: its internal form (v1alpha1, the profiler
+// config holding everything), and the object as written when it is v1beta1.
+type Request struct {
+	DGDR *v1alpha1.DynamoGraphDeploymentRequest
+	Hub  *v1beta1.DynamoGraphDeploymentRequest
+}
+
+// paths turns field paths of the internal form into the request's own.
+func (r *Request) paths(s string) string {
+	if r.Hub != nil {
+		return admission.HubPath(s)
+	}
+	return s
 }
 
 // buildDGDR reads -f (or builds a DGDR from flags) and applies the flags.
-func (o *Options) buildDGDR() (*v1alpha1.DynamoGraphDeploymentRequest, error) {
-	dgdr := &v1alpha1.DynamoGraphDeploymentRequest{}
+func (o *Options) buildDGDR() (*Request, error) {
+	req := &Request{DGDR: &v1alpha1.DynamoGraphDeploymentRequest{}}
+	dgdr := req.DGDR
 	if o.Filename != "" {
 		data, err := o.readInput(o.Filename)
 		if err != nil {
 			return nil, err
 		}
-		if dgdr, err = DecodeDGDR(data); err != nil {
+		if req, err = DecodeRequest(data); err != nil {
 			return nil, fmt.Errorf("%s: %w", o.Filename, err)
 		}
+		dgdr = req.DGDR
 	} else {
 		dgdr.APIVersion = v1alpha1.GroupVersion.String()
 		dgdr.Kind = "DynamoGraphDeploymentRequest"
@@ -381,7 +433,7 @@ func (o *Options) buildDGDR() (*v1alpha1.DynamoGraphDeploymentRequest, error) {
 		return nil, err
 	}
 	dgdr.Spec.ProfilingConfig.Config = j
-	return dgdr, nil
+	return req, nil
 }
 
 const maxInputBytes = 4 << 20
@@ -411,23 +463,41 @@ func (o *Options) readInput(name string) ([]byte, error) {
 	return data, nil
 }
 
-// DecodeDGDR parses one DGDR from YAML or JSON, strictly: unknown typed fields
-// are errors (the free-form config keeps any key).
-func DecodeDGDR(data []byte) (*v1alpha1.DynamoGraphDeploymentRequest, error) {
+// DecodeRequest parses one DGDR of either version from YAML or JSON,
+// strictly: unknown typed fields are errors (the free-form config keeps any
+// key). A v1beta1 object gets its CRD defaults, as the API server gives
+// them, and is converted to the internal form.
+func DecodeRequest(data []byte) (*Request, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, errors.New("empty input: expected a DynamoGraphDeploymentRequest")
 	}
-	var d v1alpha1.DynamoGraphDeploymentRequest
-	if err := yaml.UnmarshalStrict(data, &d); err != nil {
+	var tm metav1.TypeMeta
+	if err := yaml.Unmarshal(data, &tm); err != nil {
 		return nil, fmt.Errorf("not a valid DynamoGraphDeploymentRequest: %w", err)
 	}
-	if d.Kind != "DynamoGraphDeploymentRequest" {
-		return nil, fmt.Errorf("kind %q: expected kind: DynamoGraphDeploymentRequest", d.Kind)
+	if tm.Kind != v1alpha1.DGDRKind {
+		return nil, fmt.Errorf("kind %q: expected kind: DynamoGraphDeploymentRequest", tm.Kind)
 	}
-	if d.APIVersion != v1alpha1.GroupVersion.String() {
-		return nil, fmt.Errorf("apiVersion %q: expected apiVersion: %s", d.APIVersion, v1alpha1.GroupVersion.String())
+	switch tm.APIVersion {
+	case v1alpha1.GroupVersion.String():
+		var d v1alpha1.DynamoGraphDeploymentRequest
+		if err := yaml.UnmarshalStrict(data, &d); err != nil {
+			return nil, fmt.Errorf("not a valid nvidia.com/v1alpha1 DynamoGraphDeploymentRequest: %w", err)
+		}
+		return &Request{DGDR: &d}, nil
+	case v1beta1.GroupVersion.String():
+		var b v1beta1.DynamoGraphDeploymentRequest
+		if err := yaml.UnmarshalStrict(data, &b); err != nil {
+			return nil, fmt.Errorf("not a valid nvidia.com/v1beta1 DynamoGraphDeploymentRequest: %w", err)
+		}
+		v1beta1.SetDefaults(&b)
+		d, err := admission.Internal(&b)
+		if err != nil {
+			return nil, err
+		}
+		return &Request{DGDR: d, Hub: &b}, nil
 	}
-	return &d, nil
+	return nil, fmt.Errorf("apiVersion %q is not a DynamoGraphDeploymentRequest version kubectl-dgdr reads: use nvidia.com/v1beta1 (Dynamo 1.0 and later) or nvidia.com/v1alpha1", tm.APIVersion)
 }
 
 // knownAICVersions are the TensorRT-LLM versions the seed lists for AI
@@ -435,15 +505,30 @@ func DecodeDGDR(data []byte) (*v1alpha1.DynamoGraphDeploymentRequest, error) {
 var knownAICVersions = map[string]bool{"0.20.0": true, "1.0.0rc3": true, "1.0.0rc6": true}
 
 // prepare defaults and validates the DGDR (pkg/admission, the webhook's
-// rules), resolves the model and the GPU, and builds the profiler config.
-func (o *Options) prepare(dgdr *v1alpha1.DynamoGraphDeploymentRequest) (*job, error) {
+// rules, with the defaults and field names of the request's version), fills
+// what profiling needs and the request leaves out, resolves the model and
+// the GPU, and builds the profiler config.
+func (o *Options) prepare(req *Request) (*job, error) {
+	dgdr := req.DGDR
 	j := &job{dgdr: dgdr}
+	if err := o.readRecipe(req, j); err != nil {
+		return nil, err
+	}
 	warns, err := admission.Default(dgdr)
 	if err != nil {
 		return nil, err
 	}
+	j.warnings = append(j.warnings, admission.HubPathsIf(req.Hub != nil, warns)...)
+	sla := admission.V1alpha1SLADefaults
+	if req.Hub != nil {
+		sla = admission.V1beta1SLADefaults
+	}
+	warns, err = admission.ForProfiling(dgdr, admission.ProfilingOptions{SLA: sla, Local: true, Paths: req.paths})
+	if err != nil {
+		return nil, err
+	}
 	j.warnings = append(j.warnings, warns...)
-	warns, errs := admission.Validate(dgdr)
+	warns, errs := admission.ValidateAs(dgdr, req.Hub)
 	j.warnings = append(j.warnings, warns...)
 	if len(errs) > 0 {
 		return nil, admission.InvalidError(dgdr.Name, errs)
@@ -467,12 +552,15 @@ func (o *Options) prepare(dgdr *v1alpha1.DynamoGraphDeploymentRequest) (*job, er
 	}
 	sysName := s.System
 	if sysName == "" {
-		if s.UseAIC {
+		if s.UseAIC && req.Hub == nil {
 			return nil, errors.New("Must provide --aic-system when using --use-ai-configurator: set spec.profilingConfig.config.sweep.aicSystem (or aic.system, or --system) to one of " +
 				strings.Join(estimator.Systems(), ", "))
 		}
 		sysName = defaultLocalSystem
 		w := fmt.Sprintf("no GPU system is set (sweep.aicSystem, aic.system, hardware.system or --system); simulating %s", sysName)
+		if req.Hub != nil {
+			w = fmt.Sprintf("no GPU is set (spec.hardware.gpuSku or --system) and no cluster is there to discover one; simulating %s", sysName)
+		}
 		fmt.Fprintf(o.ErrOut, "Warning: %s\n", w)
 		j.warnings = append(j.warnings, w)
 	}

@@ -87,16 +87,12 @@ func TestBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	noSLA := strings.Replace(string(aic), "      sla:\n        isl: 4000\n        osl: 500\n        ttft: 300.0\n        itl: 10.0\n", "", 1)
-	if noSLA == string(aic) {
-		t.Fatal("could not strip the sla block from the example")
-	}
 	cases := map[string]struct {
 		stdin string
 		args  []string
 		want  []string
 	}{
-		"missing SLA": {stdin: noSLA, args: []string{"-f", "-"}, want: []string{"sla"}},
+		"SLA typo": {stdin: strings.Replace(string(aic), "ttft: 300.0", "tftt: 300.0", 1), args: []string{"-f", "-"}, want: []string{"sla.tftt", "did you mean ttft"}},
 		"negative ITL": {args: []string{"-f", examples + "trtllm-aic-offline.yaml", "--itl", "-5"},
 			want: []string{"sla.itl", "-5"}},
 		"unknown model": {args: []string{"--model", "acme/NoSuchModel-7B", "--backend", "vllm", "--isl", "1000", "--osl", "100", "--ttft", "100", "--itl", "10"},
@@ -325,5 +321,38 @@ func TestModelConfigForUnknownModel(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "Profiled acme/Tiny-1B (vllm) on h100_sxm") || !strings.Contains(stdout, "Suggested decode TP:") {
 		t.Errorf("summary:\n%s", stdout)
+	}
+}
+
+// A request without an SLA is profiled with upstream's defaults (v1alpha1:
+// the profiler's isl 3000, osl 500, ttft 50 ms, itl 10 ms), and says so.
+func TestMissingSLAUsesUpstreamDefaults(t *testing.T) {
+	aic, err := os.ReadFile(examples + "trtllm-aic-offline.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	noSLA := strings.Replace(string(aic), "      sla:\n        isl: 4000\n        osl: 500\n        ttft: 300.0\n        itl: 10.0\n", "", 1)
+	if noSLA == string(aic) {
+		t.Fatal("could not strip the sla block from the example")
+	}
+	dir := filepath.Join(t.TempDir(), "out")
+	_, stderr, err := run(t, noSLA, "profile", "-f", "-", "--output-dir", dir, "--quiet", "--no-plots")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	want := "Warning: spec.profilingConfig.config.sla: profiling with isl 3000, osl 500, ttft 50 ms, itl 10 ms (the profiler's defaults)"
+	if !strings.Contains(stderr, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, stderr)
+	}
+	var r results.Results
+	b, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Input.SLA.ISL != 3000 || r.Input.SLA.OSL != 500 || r.Input.SLA.TTFT != 50 || r.Input.SLA.ITL != 10 {
+		t.Errorf("profiled SLA = %+v", r.Input.SLA)
 	}
 }

@@ -5,6 +5,7 @@ package util
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"syscall"
 
@@ -17,9 +18,11 @@ import (
 
 // Install hints, shown with the errors that need them.
 const (
-	CRDInstallHint  = "install it with: kubectl apply -f manifests/crd/ (from the kubectl-dgdr repository or release archive)"
+	CRDInstallHint  = "install it with its conversion webhook: kubectl apply -k manifests/install/self-managed (or manifests/install/cert-manager), from the kubectl-dgdr repository or release archive; see docs/install.md"
 	RBACInstallHint = "ask an administrator to apply the plugin-user ClusterRole (kubectl apply -k manifests/rbac/plugin-user) and bind it to you; see docs/rbac.md"
 )
+
+var notRegistered = regexp.MustCompile(`no kind "([^"]*)" is registered for version "([^"]*)"`)
 
 // Target names what a verb was working on, for error messages.
 type Target struct {
@@ -33,6 +36,11 @@ type Target struct {
 func TranslateError(err error, t Target) error {
 	if err == nil {
 		return nil
+	}
+	// The scheme's error (wrapped by the resource builder) names the kind
+	// and version but has no accessor.
+	if m := notRegistered.FindStringSubmatch(err.Error()); m != nil && m[1] == v1alpha1.DGDRKind {
+		return fmt.Errorf("apiVersion %q is not a DynamoGraphDeploymentRequest version kubectl-dgdr reads: use nvidia.com/v1beta1 (Dynamo 1.0 and later) or nvidia.com/v1alpha1", m[2])
 	}
 	var nm *meta.NoKindMatchError
 	if errors.As(err, &nm) || meta.IsNoMatchError(err) {
@@ -75,5 +83,5 @@ func noCRD(gk schema.GroupKind) error {
 	if gk.Kind == v1alpha1.DGDKind {
 		return fmt.Errorf("the DynamoGraphDeployment CRD (%s/v1alpha1) is not installed in this cluster: install the Dynamo platform (its operator and CRDs) before applying", gk.Group)
 	}
-	return fmt.Errorf("the DynamoGraphDeploymentRequest CRD (%s/v1alpha1) is not installed in this cluster: %s", v1alpha1.GroupVersion.Group, CRDInstallHint)
+	return fmt.Errorf("the DynamoGraphDeploymentRequest CRD (%s, v1beta1 and v1alpha1) is not installed in this cluster: %s", v1alpha1.GroupVersion.Group, CRDInstallHint)
 }

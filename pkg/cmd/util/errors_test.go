@@ -17,7 +17,7 @@ func TestTranslateError(t *testing.T) {
 		want string
 	}{
 		"no CRD": {&meta.NoKindMatchError{GroupKind: schema.GroupKind{Group: "nvidia.com", Kind: "DynamoGraphDeploymentRequest"}},
-			"the DynamoGraphDeploymentRequest CRD (nvidia.com/v1alpha1) is not installed in this cluster: install it with: kubectl apply -f manifests/crd/"},
+			"the DynamoGraphDeploymentRequest CRD (nvidia.com, v1beta1 and v1alpha1) is not installed in this cluster: install it with its conversion webhook: kubectl apply -k manifests/install/self-managed"},
 		"no DGD CRD": {&meta.NoKindMatchError{GroupKind: schema.GroupKind{Group: "nvidia.com", Kind: "DynamoGraphDeployment"}},
 			"the DynamoGraphDeployment CRD (nvidia.com/v1alpha1) is not installed"},
 		"not found": {apierrors.NewNotFound(gr, "x"),
