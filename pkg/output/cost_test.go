@@ -31,7 +31,7 @@ func TestCostSLAFormula(t *testing.T) {
 	if xmin > wantX || xmax < wantX || ymin > wantY || ymax < wantY {
 		t.Errorf("axes x [%g, %g] y [%g, %g] do not hold the point (%g, %g)", xmin, xmax, ymin, ymax, wantX, wantY)
 	}
-	if p.Title.Text != "Cost Per 1000 i"+fmtNum(isl)+"o"+fmtNum(osl)+" requests (GPU/hour = $3.0) Under Different SLA" {
-		t.Errorf("title %q", p.Title.Text)
+	if p.title != "Cost Per 1000 i"+fmtNum(isl)+"o"+fmtNum(osl)+" requests (GPU/hour = $3.0) Under Different SLA" {
+		t.Errorf("title %q", p.title)
 	}
 }

@@ -250,6 +250,16 @@ func plannerImage(frontend string) string {
 }
 
 func (p *plan) dgd(r *results.Results) (*dgd.DynamoGraphDeployment, error) {
+	d, err := p.graph(r)
+	if err != nil {
+		return nil, err
+	}
+	return p.finish(d, p.plannerArgs)
+}
+
+// graph is the Frontend with the prefill and decode workers at the
+// selected mappings: the DGD without its Planner.
+func (p *plan) graph(r *results.Results) (*dgd.DynamoGraphDeployment, error) {
 	d, err := p.withFrontend()
 	if err != nil {
 		return nil, err
@@ -268,7 +278,7 @@ func (p *plan) dgd(r *results.Results) (*dgd.DynamoGraphDeployment, error) {
 		}
 		d.Spec.Services[w.name] = svc
 	}
-	return p.finish(d, p.plannerArgs)
+	return d, nil
 }
 
 // finish adds the SLA planner with args and checks the names' lengths.
@@ -541,23 +551,19 @@ func firstInt(vs ...int) int {
 	return 0
 }
 
-// disaggConfig is disagg_config.yaml: the base graph after model, PVC and
-// image patching, before the mappings and the Planner are applied (§3.1).
-func (p *plan) disaggConfig() ([]byte, error) {
-	d, err := p.withFrontend()
+// disaggConfig is disagg_config.yaml: the disaggregated graph after model,
+// PVC and image patching (§3.1) at the recommended mappings, i.e.
+// config_with_planner.yaml without the Planner. Upstream writes this file
+// before the sweep, so its workers keep the template's TP=1 on 1 GPU; here
+// it is written after the selection, next to the recommendation, and a
+// graph that contradicted it would mislead.
+func (p *plan) disaggConfig(r *results.Results) ([]byte, error) {
+	d, err := p.graph(r)
 	if err != nil {
 		return nil, err
 	}
-	one := results.Mapping{Kind: "TP", N: 1, TP: 1, EP: 1, AttnDP: 1}
-	for _, w := range []struct {
-		name, sub string
-		role      []string
-	}{{p.be.prefillName, subPrefill, p.be.prefillArgs}, {p.be.decodeName, subDecode, p.be.decodeArgs}} {
-		svc, err := p.worker(w.sub, one, w.role)
-		if err != nil {
-			return nil, err
-		}
-		d.Spec.Services[w.name] = svc
+	if err := checkNameLengths(d); err != nil {
+		return nil, err
 	}
 	return DGDYAML(d)
 }

@@ -43,12 +43,19 @@ const (
 	defaultGPUsPerNode      = 8
 )
 
+// FileDecodeITLInterpUpstream is the decode ITL chart again, under the name
+// upstream's profiler code writes (benchmarks/profiler/utils/plot.py).
+const FileDecodeITLInterpUpstream = "decode_itl_interpolation.png"
+
 // Inputs is everything besides the results that the outputs depend on.
 type Inputs struct {
 	// DGDR is the defaulted request; it may be synthetic (built from flags).
 	DGDR *v1alpha1.DynamoGraphDeploymentRequest
 	// Settings is the typed profiling config.
 	Settings profileconfig.Settings
+	// Source is the file the request was read from, for the report's next
+	// steps; empty when it came from flags or from the cluster.
+	Source string
 	// Log is the contents of profile_sla.log.
 	Log []byte
 	// NoPlots skips every PNG (--no-plots); the report then shows tables only.

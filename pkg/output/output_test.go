@@ -20,7 +20,8 @@ import (
 var wantFiles = []string{
 	FileConfigWithPlanner, FileCostSLA, FileDecodePerformance, FileDisaggConfig, FileMockerConfigPlanner,
 	FileLog, FilePrefillPerformance, FileStatus, FileReport, FileResults,
-	DirDecodeInterpolation + "/" + FileDecodeITLInterp, DirDecodeInterpolation + "/" + FileRawData,
+	DirDecodeInterpolation + "/" + FileDecodeITLInterp, DirDecodeInterpolation + "/decode_itl_interpolation.png",
+	DirDecodeInterpolation + "/" + FileRawData,
 	DirDecodeInterpolation + "/" + FileDecodeThptInterp,
 	DirPrefillInterpolation + "/" + FilePrefillThptInterp, DirPrefillInterpolation + "/" + FilePrefillTTFTInterp,
 	DirPrefillInterpolation + "/" + FileRawData,

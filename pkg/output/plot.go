@@ -1,40 +1,57 @@
 package output
 
 import (
-	"bytes"
 	"fmt"
-	"image/color"
-	"image/png"
 	"math"
 	"path"
 	"sort"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
 )
 
-// Plot size: small enough that a whole profile renders in well under 0.5 s.
-const (
-	plotWidth  = 7 * vg.Inch
-	plotHeight = 4.5 * vg.Inch
-	plotDPI    = 96
-)
+// chart is one PNG to write: its paths under the output directory (the
+// decode ITL chart goes under the seed's and upstream's names) and how to
+// build it.
+type chart struct {
+	names []string
+	build func() (*figure, error)
+}
 
-var (
-	slaColor      = color.RGBA{R: 220, A: 255}
-	selectedColor = color.RGBA{A: 255}
-	frontierColor = color.RGBA{R: 120, G: 40, B: 160, A: 255}
-)
+// charts lists every chart the results allow: the sweep charts when the
+// sweeps have points, and the interpolation charts next to the npz files
+// they describe.
+func charts(r *results.Results) []chart {
+	var cs []chart
+	add := func(build func() (*figure, error), names ...string) {
+		cs = append(cs, chart{names: names, build: build})
+	}
+	if len(r.Prefill) > 0 {
+		add(func() (*figure, error) { return prefillPerformance(r) }, FilePrefillPerformance)
+	}
+	if len(r.Decode) > 0 {
+		add(func() (*figure, error) { return decodePerformance(r) }, FileDecodePerformance)
+	}
+	if len(r.Prefill) > 0 && len(r.Decode) > 0 {
+		add(func() (*figure, error) { return costSLA(r) }, FileCostSLA)
+	}
+	if ip := r.PrefillInterpolation; ip != nil && len(ip.ISL) >= minPrefillInterpolation {
+		add(func() (*figure, error) { return prefillTTFTInterpolation(r) }, path.Join(DirPrefillInterpolation, FilePrefillTTFTInterp))
+		add(func() (*figure, error) { return prefillThptInterpolation(r) }, path.Join(DirPrefillInterpolation, FilePrefillThptInterp))
+	}
+	if id := r.DecodeInterpolation; id != nil && len(id.KVUsage) > 0 {
+		add(func() (*figure, error) { return decodeInterpolation(r, true) },
+			path.Join(DirDecodeInterpolation, FileDecodeITLInterp), path.Join(DirDecodeInterpolation, FileDecodeITLInterpUpstream))
+		add(func() (*figure, error) { return decodeInterpolation(r, false) }, path.Join(DirDecodeInterpolation, FileDecodeThptInterp))
+	}
+	return cs
+}
 
-// Plots renders every chart the results allow, keyed by output path:
-// the sweep charts when the sweeps have points, and the interpolation charts
-// next to the npz files they describe.
+// Plots renders every chart the results allow, keyed by output path.
 func Plots(r *results.Results) (map[string][]byte, error) {
 	if r == nil {
 		return nil, fmt.Errorf("results are nil; nothing to plot")
@@ -50,103 +67,24 @@ func Plots(r *results.Results) (map[string][]byte, error) {
 		}
 	}
 	out := map[string][]byte{}
-	type job struct {
-		name string
-		mk   func() (*plot.Plot, error)
-	}
-	var jobs []job
-	if len(r.Prefill) > 0 {
-		jobs = append(jobs, job{FilePrefillPerformance, func() (*plot.Plot, error) { return prefillPerformance(r) }})
-	}
-	if len(r.Decode) > 0 {
-		jobs = append(jobs, job{FileDecodePerformance, func() (*plot.Plot, error) { return decodePerformance(r) }})
-	}
-	if len(r.Prefill) > 0 && len(r.Decode) > 0 {
-		jobs = append(jobs, job{FileCostSLA, func() (*plot.Plot, error) { return costSLA(r) }})
-	}
-	if ip := r.PrefillInterpolation; ip != nil && len(ip.ISL) >= minPrefillInterpolation {
-		jobs = append(jobs,
-			job{path.Join(DirPrefillInterpolation, FilePrefillTTFTInterp), func() (*plot.Plot, error) { return prefillTTFTInterpolation(r) }},
-			job{path.Join(DirPrefillInterpolation, FilePrefillThptInterp), func() (*plot.Plot, error) { return prefillThptInterpolation(r) }})
-	}
-	if id := r.DecodeInterpolation; id != nil && len(id.KVUsage) > 0 {
-		jobs = append(jobs,
-			job{path.Join(DirDecodeInterpolation, FileDecodeITLInterp), func() (*plot.Plot, error) { return decodeInterpolation(r, true) }},
-			job{path.Join(DirDecodeInterpolation, FileDecodeThptInterp), func() (*plot.Plot, error) { return decodeInterpolation(r, false) }})
-	}
-	// One chart at a time: two at once saved no wall time on 2 cores but
-	// held two canvases and PNG encoders, 5 MB of peak RSS over the 60 MB
-	// budget of a whole `profile --local` (make bench-profile).
-	for _, j := range jobs {
-		b, err := renderPNG(j.mk)
+	// One chart at a time on one canvas: each is built, drawn, encoded and
+	// dropped before the next, which keeps the peak RSS of a whole
+	// `profile --local` within its budget (make bench-profile).
+	rd := newRenderer()
+	for _, c := range charts(r) {
+		f, err := c.build()
 		if err != nil {
-			return nil, fmt.Errorf("plotting %s: %w", j.name, err)
+			return nil, fmt.Errorf("plotting %s: %w", c.names[0], err)
 		}
-		out[j.name] = b
+		b, _, err := rd.render(f)
+		if err != nil {
+			return nil, fmt.Errorf("plotting %s: %w", c.names[0], err)
+		}
+		for _, n := range c.names {
+			out[n] = b
+		}
 	}
 	return out, nil
-}
-
-func renderPNG(mk func() (*plot.Plot, error)) (b []byte, err error) {
-	// gonum/plot panics on some degenerate inputs; a plot must never take
-	// the whole profile down, so turn that into an error.
-	defer func() {
-		if rec := recover(); rec != nil {
-			err = fmt.Errorf("rendering failed: %v", rec)
-		}
-	}()
-	p, err := mk()
-	if err != nil {
-		return nil, err
-	}
-	c := vgimg.NewWith(vgimg.UseWH(plotWidth, plotHeight), vgimg.UseDPI(plotDPI))
-	dc := draw.New(c)
-	makeRoom(p, dc)
-	p.Draw(dc)
-	var buf bytes.Buffer
-	// Best speed: default deflate takes most of the rendering time, and the
-	// files stay small anyway (flat colours compress well).
-	enc := png.Encoder{CompressionLevel: png.BestSpeed}
-	if err := enc.Encode(&buf, c.Image()); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-func newPlot(title, x, y string) *plot.Plot {
-	p := plot.New()
-	p.Title.Text = title
-	p.X.Label.Text = x
-	p.Y.Label.Text = y
-	p.Add(plotter.NewGrid())
-	p.Legend.Top = true
-	p.Legend.ThumbnailWidth = 0.3 * vg.Inch
-	p.Legend.XOffs = -vg.Points(4) // keep the thumbnails off the frame
-	p.Legend.TextStyle.Font.Size = 9
-	p.Title.TextStyle.Font.Size = 13
-	p.X.Label.TextStyle.Font.Size = 11
-	p.Y.Label.TextStyle.Font.Size = 11
-	p.X.Tick.Label.Font.Size = 9
-	p.Y.Tick.Label.Font.Size = 9
-	return p
-}
-
-// makeRoom raises the y axis so the top-right legend sits above the data
-// instead of hiding it.
-func makeRoom(p *plot.Plot, c draw.Canvas) {
-	if math.IsInf(p.Y.Min, 0) || math.IsInf(p.Y.Max, 0) || math.IsNaN(p.Y.Min) || math.IsNaN(p.Y.Max) {
-		return
-	}
-	if p.Y.Max <= p.Y.Min {
-		p.Y.Max = p.Y.Min + 1
-	}
-	area := float64(c.Max.Y-c.Min.Y) - 70 // without title and x axis, approx.
-	if area <= 0 {
-		return
-	}
-	r := p.Legend.Rectangle(c)
-	frac := math.Min((float64(r.Max.Y-r.Min.Y)+6)/area, 0.6)
-	p.Y.Max = p.Y.Min + (p.Y.Max-p.Y.Min)/(1-frac)
 }
 
 // refLine is the SLA: a red dashed line across the whole plot area.
@@ -157,15 +95,11 @@ type refLine struct {
 }
 
 // addRefLine draws the red dashed line at `at` with its legend entry.
-func addRefLine(p *plot.Plot, at float64, vertical bool, legend string) {
-	l := newRefLine(at, vertical)
-	p.Add(l)
-	p.Legend.Add(legend, l)
-}
-
-func newRefLine(at float64, vertical bool) *refLine {
-	return &refLine{at: at, vertical: vertical, style: draw.LineStyle{
+func (f *figure) addRefLine(at float64, vertical bool, legend string) {
+	l := &refLine{at: at, vertical: vertical, style: draw.LineStyle{
 		Color: slaColor, Width: vg.Points(1.5), Dashes: []vg.Length{vg.Points(6), vg.Points(4)}}}
+	f.Add(l)
+	f.addLegend(legend, l)
 }
 
 func (l *refLine) Plot(c draw.Canvas, p *plot.Plot) {
@@ -192,62 +126,69 @@ func (l *refLine) Thumbnail(c *draw.Canvas) {
 	c.StrokeLine2(l.style, c.Min.X, y, c.Max.X, y)
 }
 
-// marker rings the chosen point.
-func marker(x, y float64) (*plotter.Scatter, error) {
-	s, err := plotter.NewScatter(plotter.XYs{{X: x, Y: y}})
-	if err != nil {
-		return nil, err
-	}
-	s.GlyphStyle = draw.GlyphStyle{Color: selectedColor, Radius: vg.Points(7), Shape: draw.RingGlyph{}}
-	return s, nil
+// ring is the selected point's mark: a thick black ring around the point,
+// which stays visible through it.
+type ring struct{}
+
+func (ring) DrawGlyph(c *draw.Canvas, sty draw.GlyphStyle, pt vg.Point) {
+	c.SetLineStyle(draw.LineStyle{Color: sty.Color, Width: vg.Points(1.6)})
+	var p vg.Path
+	p.Move(vg.Point{X: pt.X + sty.Radius, Y: pt.Y})
+	p.Arc(pt, sty.Radius, 0, 2*math.Pi)
+	p.Close()
+	c.Stroke(p)
 }
 
-func seriesStyle(s *plotter.Scatter, i int) {
-	s.GlyphStyle.Color = plotutil.Color(i)
-	s.GlyphStyle.Shape = plotutil.Shape(i)
-	s.GlyphStyle.Radius = vg.Points(3.5)
+// addMarker rings the chosen point.
+func (f *figure) addMarker(x, y float64, legend string) error {
+	return f.addGlyphs(plotter.XYs{{X: x, Y: y}}, draw.GlyphStyle{Color: selectedColor, Radius: vg.Points(8), Shape: ring{}}, legend)
 }
 
-// addLineSeries adds the i-th line-and-points series with its legend entry;
-// a non-nil shape replaces the series' marker.
-func addLineSeries(p *plot.Plot, xys plotter.XYs, i int, legend string, shape draw.GlyphDrawer) error {
-	line, pts, err := plotter.NewLinePoints(xys)
-	if err != nil {
-		return err
-	}
-	line.Color = plotutil.Color(i)
-	line.Width = vg.Points(1.5)
-	seriesStyle(pts, i)
-	if shape != nil {
-		pts.GlyphStyle.Shape = shape
-	}
-	p.Add(line, pts)
-	p.Legend.Add(legend, line, pts)
-	return nil
+// addFrontier marks SLA frontier points with filled triangles (#13).
+func (f *figure) addFrontier(xys plotter.XYs, legend string) error {
+	return f.addGlyphs(xys, draw.GlyphStyle{Color: frontierColor, Radius: vg.Points(5.5), Shape: draw.PyramidGlyph{}}, legend)
 }
 
-// addFrontierMarks draws each decode mapping's SLA frontier (the largest
-// concurrency within the ITL target) as a filled triangle.
-func addFrontierMarks(p *plot.Plot, r *results.Results) error {
-	if r.Frontier == nil {
-		return nil
-	}
-	var xys plotter.XYs
-	for _, f := range r.Frontier.Decode {
-		if f.Concurrency > 0 {
-			xys = append(xys, plotter.XY{X: f.ITLMs, Y: f.ThptPerGPU})
-		}
-	}
-	if len(xys) == 0 {
-		return nil
-	}
+func (f *figure) addGlyphs(xys plotter.XYs, sty draw.GlyphStyle, legend string) error {
 	s, err := plotter.NewScatter(xys)
 	if err != nil {
 		return err
 	}
-	s.GlyphStyle = draw.GlyphStyle{Color: frontierColor, Radius: vg.Points(5), Shape: draw.PyramidGlyph{}}
-	p.Add(s)
-	p.Legend.Add(fmt.Sprintf("SLA frontier: max concurrency within %s ms", fmtNum(r.Input.SLA.ITL)), s)
+	s.GlyphStyle = sty
+	f.Add(s)
+	f.track(xys)
+	f.addLegend(legend, s)
+	return nil
+}
+
+func seriesGlyph(i int) draw.GlyphStyle {
+	return draw.GlyphStyle{Color: seriesColor(i), Shape: seriesShape(i), Radius: vg.Points(4)}
+}
+
+// addPoints adds the i-th series as markers only.
+func (f *figure) addPoints(xys plotter.XYs, i int, legend string) error {
+	return f.addGlyphs(xys, seriesGlyph(i), legend)
+}
+
+// addLineSeries adds the i-th series as a line through its points; a
+// non-nil shape replaces the series' marker, dashed varies the dashes.
+func (f *figure) addLineSeries(xys plotter.XYs, i int, legend string, shape draw.GlyphDrawer, dashed bool) error {
+	line, pts, err := plotter.NewLinePoints(xys)
+	if err != nil {
+		return err
+	}
+	line.Color = seriesColor(i)
+	line.Width = vg.Points(1.5)
+	if dashed {
+		line.Dashes = dashes[i%len(dashes)]
+	}
+	pts.GlyphStyle = seriesGlyph(i)
+	if shape != nil {
+		pts.GlyphStyle.Shape = shape
+	}
+	f.Add(line, pts)
+	f.track(xys)
+	f.addLegend(legend, line, pts)
 	return nil
 }
 
@@ -272,64 +213,94 @@ func mappingsInOrder[T any](pts []T, key func(T) results.Mapping) ([]results.Map
 	return order, idx
 }
 
-func prefillPerformance(r *results.Results) (*plot.Plot, error) {
-	p := newPlot("Prefill Performance", "Time to First Token (ms)", "Prefill throughput per GPU (tokens/s/GPU)")
+// gpuColors gives each GPU count of the sweep one series index, so a
+// mapping has the same colour on the prefill and the decode charts.
+func gpuColors(r *results.Results) map[int]int {
+	seen := map[int]bool{}
+	var ns []int
+	for _, p := range r.Prefill {
+		if !seen[p.Mapping.N] {
+			seen[p.Mapping.N] = true
+			ns = append(ns, p.Mapping.N)
+		}
+	}
+	for _, d := range r.Decode {
+		if !seen[d.Mapping.N] {
+			seen[d.Mapping.N] = true
+			ns = append(ns, d.Mapping.N)
+		}
+	}
+	sort.Ints(ns)
+	idx := make(map[int]int, len(ns))
+	for i, n := range ns {
+		idx[n] = i
+	}
+	return idx
+}
+
+func prefillPerformance(r *results.Results) (*figure, error) {
+	f := newFigure("Prefill Performance", "Time to First Token (ms)", "Prefill throughput per GPU (tokens/s/GPU)")
+	colors := gpuColors(r)
 	order, idx := mappingsInOrder(r.Prefill, func(pt results.PrefillPoint) results.Mapping { return pt.Mapping })
-	for i, m := range order {
+	for _, m := range order {
 		xys := make(plotter.XYs, 0, len(idx[m]))
 		for _, j := range idx[m] {
 			xys = append(xys, plotter.XY{X: r.Prefill[j].TTFTMs, Y: r.Prefill[j].ThptPerGPU})
 		}
-		s, err := plotter.NewScatter(xys)
-		if err != nil {
+		legend := mappingLegend(m)
+		if fr := r.PrefillFrontierOf(m); fr != nil && fr.MaxISL > 0 {
+			legend += fmt.Sprintf(", up to ISL %d within TTFT", fr.MaxISL)
+		}
+		if err := f.addPoints(xys, colors[m.N], legend); err != nil {
 			return nil, err
 		}
-		seriesStyle(s, i)
-		p.Add(s)
-		legend := mappingLegend(m)
-		if f := r.PrefillFrontierOf(m); f != nil && f.MaxISL > 0 {
-			legend += fmt.Sprintf(", up to ISL %d within TTFT", f.MaxISL)
-		}
-		p.Legend.Add(legend, s)
 	}
 	if ttft := r.Input.SLA.TTFT; ttft > 0 {
-		addRefLine(p, ttft, true, fmt.Sprintf("Target TTFT: %s ms", fmtNum(ttft)))
+		f.addRefLine(ttft, true, fmt.Sprintf("Target TTFT: %s ms", fmtNum(ttft)))
 	}
 	if sel := r.Selection.Prefill; sel != nil {
 		for _, pt := range r.Prefill {
 			if pt.Mapping == sel.Mapping {
-				mk, err := marker(pt.TTFTMs, pt.ThptPerGPU)
-				if err != nil {
+				if err := f.addMarker(pt.TTFTMs, pt.ThptPerGPU, "Selected: "+mappingLegend(sel.Mapping)); err != nil {
 					return nil, err
 				}
-				p.Add(mk)
-				p.Legend.Add("Selected: "+mappingLegend(sel.Mapping), mk)
 				break
 			}
 		}
 	}
-	p.Y.Min = math.Min(p.Y.Min, 0)
-	return p, nil
+	f.Y.Min = math.Min(f.Y.Min, 0)
+	return f, nil
 }
 
-func decodePerformance(r *results.Results) (*plot.Plot, error) {
-	p := newPlot("Decode Performance", "Inter Token Latency (ms)", "Decode throughput per GPU (tokens/s/GPU)")
+func decodePerformance(r *results.Results) (*figure, error) {
+	f := newFigure("Decode Performance", "Inter Token Latency (ms)", "Decode throughput per GPU (tokens/s/GPU)")
+	colors := gpuColors(r)
 	order, idx := mappingsInOrder(r.Decode, func(pt results.DecodePoint) results.Mapping { return pt.Mapping })
-	for i, m := range order {
+	for _, m := range order {
 		xys := make(plotter.XYs, 0, len(idx[m]))
 		for _, j := range idx[m] {
 			xys = append(xys, plotter.XY{X: r.Decode[j].ITLMs, Y: r.Decode[j].ThptPerGPU})
 		}
 		sort.SliceStable(xys, func(a, b int) bool { return xys[a].X < xys[b].X })
-		if err := addLineSeries(p, xys, i, mappingLegend(m), draw.CircleGlyph{}); err != nil {
+		if err := f.addLineSeries(xys, colors[m.N], mappingLegend(m), draw.CircleGlyph{}, false); err != nil {
 			return nil, err
 		}
 	}
 	if itl := r.Input.SLA.ITL; itl > 0 {
-		addRefLine(p, itl, true, fmt.Sprintf("Target ITL: %s ms", fmtNum(itl)))
+		f.addRefLine(itl, true, fmt.Sprintf("Target ITL: %s ms", fmtNum(itl)))
 	}
-	if err := addFrontierMarks(p, r); err != nil {
-		return nil, err
+	if r.Frontier != nil {
+		var xys plotter.XYs
+		for _, fr := range r.Frontier.Decode {
+			if fr.Concurrency > 0 {
+				xys = append(xys, plotter.XY{X: fr.ITLMs, Y: fr.ThptPerGPU})
+			}
+		}
+		if len(xys) > 0 {
+			if err := f.addFrontier(xys, fmt.Sprintf("SLA frontier: max concurrency within %s ms", fmtNum(r.Input.SLA.ITL))); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if sel := r.Selection.Decode; sel != nil {
 		best := -1
@@ -346,16 +317,13 @@ func decodePerformance(r *results.Results) (*plot.Plot, error) {
 			}
 		}
 		if best >= 0 {
-			mk, err := marker(r.Decode[best].ITLMs, r.Decode[best].ThptPerGPU)
-			if err != nil {
+			if err := f.addMarker(r.Decode[best].ITLMs, r.Decode[best].ThptPerGPU, "Selected: "+mappingLegend(sel.Mapping)); err != nil {
 				return nil, err
 			}
-			p.Add(mk)
-			p.Legend.Add("Selected: "+mappingLegend(sel.Mapping), mk)
 		}
 	}
-	p.Y.Min = math.Min(p.Y.Min, 0)
-	return p, nil
+	f.Y.Min = math.Min(f.Y.Min, 0)
+	return f, nil
 }
 
 // gpuCostPerHour is the profiler's price of one GPU hour for cost_sla.png.
@@ -364,36 +332,47 @@ const gpuCostPerHour = 3.0
 // costSLA is cost_sla.png (profiler.md §10): for each prefill Pareto point
 // (TTFT, throughput/GPU), the cost of 1000 requests of isl/osl tokens along
 // the decode Pareto front, against the tokens per user per second that
-// decode point gives.
-func costSLA(r *results.Results) (*plot.Plot, error) {
+// decode point gives. The lines differ only by their prefill cost, a
+// constant offset that can be small beside the decode cost: the y axis is
+// logarithmic where the costs span a decade or more, each line has its own
+// colour, marker and dashes, and the legend names the offset.
+func costSLA(r *results.Results) (*figure, error) {
 	isl, osl := float64(r.Input.SLA.ISL), float64(r.Input.SLA.OSL)
-	p := newPlot(fmt.Sprintf("Cost Per 1000 i%so%s requests (GPU/hour = $%.1f) Under Different SLA", fmtNum(isl), fmtNum(osl), gpuCostPerHour),
-		"Tokens per User", "Cost ($)")
+	f := newFigure(fmt.Sprintf("Cost Per 1000 i%so%s requests (GPU/hour = $%.1f) Under Different SLA", fmtNum(isl), fmtNum(osl), gpuCostPerHour),
+		"Tokens per User (tokens/s)", "Cost ($)")
 	pf := pareto(len(r.Prefill), func(i int) (float64, float64) { return r.Prefill[i].TTFTMs, r.Prefill[i].ThptPerGPU })
 	df := pareto(len(r.Decode), func(i int) (float64, float64) { return r.Decode[i].ITLMs, r.Decode[i].ThptPerGPU })
 	sort.Slice(pf, func(a, b int) bool { return r.Prefill[pf[a]].TTFTMs < r.Prefill[pf[b]].TTFTMs })
 	sort.Slice(df, func(a, b int) bool { return r.Decode[df[a]].ITLMs > r.Decode[df[b]].ITLMs }) // x = 1000/ITL ascending
 	perGPUSecond := gpuCostPerHour / 3600
+	lo, hi := math.Inf(1), math.Inf(-1)
 	for i, pi := range pf {
 		pp := r.Prefill[pi]
+		prefillCost := isl * 1000 / pp.ThptPerGPU * perGPUSecond
 		xys := make(plotter.XYs, 0, len(df))
 		for _, di := range df {
 			d := r.Decode[di]
-			xys = append(xys, plotter.XY{
-				X: 1000 / d.ITLMs,
-				Y: osl*1000/d.ThptPerGPU*perGPUSecond + isl*1000/pp.ThptPerGPU*perGPUSecond,
-			})
+			y := osl*1000/d.ThptPerGPU*perGPUSecond + prefillCost
+			xys = append(xys, plotter.XY{X: 1000 / d.ITLMs, Y: y})
+			lo, hi = math.Min(lo, y), math.Max(hi, y)
 		}
-		if err := addLineSeries(p, xys, i, fmt.Sprintf("TTFT: %.2fms", pp.TTFTMs), nil); err != nil {
+		legend := fmt.Sprintf("TTFT: %.2fms (prefill $%.2f)", pp.TTFTMs, prefillCost)
+		if err := f.addLineSeries(xys, i, legend, nil, true); err != nil {
 			return nil, err
 		}
 	}
 	// The ITL target as a speed: decode points left of it miss the SLA.
 	if itl := r.Input.SLA.ITL; itl > 0 {
-		addRefLine(p, 1000/itl, true, fmt.Sprintf("Target ITL: %s ms (%.1f tokens/s per user)", fmtNum(itl), 1000/itl))
+		f.addRefLine(1000/itl, true, fmt.Sprintf("Target ITL: %s ms (%.1f tokens/s per user)", fmtNum(itl), 1000/itl))
 	}
-	p.Y.Min = math.Min(p.Y.Min, 0)
-	return p, nil
+	if lo > 0 && hi/lo >= 10 {
+		f.Y.Scale = plot.LogScale{}
+		f.Y.Tick.Marker = logTicks{}
+		f.Y.Label.Text = "Cost ($, log scale)"
+	} else {
+		f.Y.Min = math.Min(f.Y.Min, 0)
+	}
+	return f, nil
 }
 
 // pareto returns the indices of the points no other point beats: a point
@@ -470,20 +449,16 @@ func quadFit(x, y []float64) (a, b, c float64, ok bool) {
 	return c2 / (scale * scale), c1 / scale, c0, true
 }
 
-func prefillTTFTInterpolation(r *results.Results) (*plot.Plot, error) {
+func prefillTTFTInterpolation(r *results.Results) (*figure, error) {
 	ip := r.PrefillInterpolation
-	p := newPlot("Prefill TTFT vs Input Sequence Length", "Input Sequence Length (tokens)", "Time to First Token (ms)")
+	f := newFigure("Prefill TTFT vs Input Sequence Length", "Input Sequence Length (tokens)", "Time to First Token (ms)")
 	xys := make(plotter.XYs, len(ip.ISL))
 	for i := range ip.ISL {
 		xys[i] = plotter.XY{X: ip.ISL[i], Y: ip.TTFTMs[i]}
 	}
-	s, err := plotter.NewScatter(xys)
-	if err != nil {
+	if err := f.addPoints(xys, 0, "Measured data"); err != nil {
 		return nil, err
 	}
-	seriesStyle(s, 0)
-	p.Add(s)
-	p.Legend.Add("Measured data", s)
 	a, b, c, ok := quadFit(ip.ISL, ip.TTFTMs)
 	if ok {
 		lo, hi := minMax(ip.ISL)
@@ -496,64 +471,48 @@ func prefillTTFTInterpolation(r *results.Results) (*plot.Plot, error) {
 		if err != nil {
 			return nil, err
 		}
-		l.Color = plotutil.Color(1)
+		l.Color = seriesColor(1)
 		l.Width = vg.Points(1.5)
-		p.Add(l)
-		p.Legend.Add(fmt.Sprintf("Quadratic fit: %.2ex² + %.2ex + %.2e", a, b, c), l)
+		f.Add(l)
+		f.addLegend(fmt.Sprintf("Quadratic fit: %.2ex² + %.2ex + %.2e", a, b, c), l)
 	}
 	if ttft := r.Input.SLA.TTFT; ttft > 0 {
-		addRefLine(p, ttft, false, fmt.Sprintf("Target TTFT: %s ms", fmtNum(ttft)))
+		f.addRefLine(ttft, false, fmt.Sprintf("Target TTFT: %s ms", fmtNum(ttft)))
 	}
 	if isl := float64(r.Input.SLA.ISL); ok && isl > 0 {
-		mk, err := marker(isl, a*isl*isl+b*isl+c)
-		if err != nil {
+		if err := f.addMarker(isl, a*isl*isl+b*isl+c, fmt.Sprintf("SLA ISL %d%s", r.Input.SLA.ISL, selectedSuffix(r.Selection.Prefill))); err != nil {
 			return nil, err
 		}
-		p.Add(mk)
-		p.Legend.Add(fmt.Sprintf("SLA ISL %d%s", r.Input.SLA.ISL, selectedSuffix(r.Selection.Prefill)), mk)
 	}
 	if c := r.Selection.Prefill; c != nil {
-		if f := r.PrefillFrontierOf(c.Mapping); f != nil && f.MaxISL > 0 {
-			s, err := plotter.NewScatter(plotter.XYs{{X: float64(f.MaxISL), Y: f.TTFTMs}})
-			if err != nil {
+		if fr := r.PrefillFrontierOf(c.Mapping); fr != nil && fr.MaxISL > 0 {
+			if err := f.addFrontier(plotter.XYs{{X: float64(fr.MaxISL), Y: fr.TTFTMs}}, fmt.Sprintf("SLA frontier: max ISL %d within TTFT", fr.MaxISL)); err != nil {
 				return nil, err
 			}
-			s.GlyphStyle = draw.GlyphStyle{Color: frontierColor, Radius: vg.Points(5), Shape: draw.PyramidGlyph{}}
-			p.Add(s)
-			p.Legend.Add(fmt.Sprintf("SLA frontier: max ISL %d within TTFT", f.MaxISL), s)
 		}
 	}
-	p.Y.Min = math.Min(p.Y.Min, 0)
-	return p, nil
+	f.Y.Min = math.Min(f.Y.Min, 0)
+	return f, nil
 }
 
-func prefillThptInterpolation(r *results.Results) (*plot.Plot, error) {
+func prefillThptInterpolation(r *results.Results) (*figure, error) {
 	ip := r.PrefillInterpolation
-	p := newPlot("Prefill Throughput vs Input Sequence Length", "Input Sequence Length (tokens)", "Prefill throughput per GPU (tokens/s/GPU)")
+	f := newFigure("Prefill Throughput vs Input Sequence Length", "Input Sequence Length (tokens)", "Prefill throughput per GPU (tokens/s/GPU)")
 	xys := make(plotter.XYs, len(ip.ISL))
 	for i := range ip.ISL {
 		xys[i] = plotter.XY{X: ip.ISL[i], Y: ip.ThptPerGPU[i]}
 	}
-	line, pts, err := plotter.NewLinePoints(xys)
-	if err != nil {
+	if err := f.addLineSeries(xys, 0, "Throughput/GPU", nil, false); err != nil {
 		return nil, err
 	}
-	line.Color = plotutil.Color(0)
-	line.Width = vg.Points(1.5)
-	seriesStyle(pts, 0)
-	p.Add(line, pts)
-	p.Legend.Add("Throughput/GPU", line, pts)
 	if isl := float64(r.Input.SLA.ISL); isl > 0 {
-		addRefLine(p, isl, true, fmt.Sprintf("SLA ISL: %d tokens", r.Input.SLA.ISL))
-		mk, err := marker(isl, interp(ip.ISL, ip.ThptPerGPU, isl))
-		if err != nil {
+		f.addRefLine(isl, true, fmt.Sprintf("SLA ISL: %d tokens", r.Input.SLA.ISL))
+		if err := f.addMarker(isl, interp(ip.ISL, ip.ThptPerGPU, isl), "Selected"+selectedSuffix(r.Selection.Prefill)); err != nil {
 			return nil, err
 		}
-		p.Add(mk)
-		p.Legend.Add("Selected"+selectedSuffix(r.Selection.Prefill), mk)
 	}
-	p.Y.Min = math.Min(p.Y.Min, 0)
-	return p, nil
+	f.Y.Min = math.Min(f.Y.Min, 0)
+	return f, nil
 }
 
 func selectedSuffix(c *results.Choice) string {
@@ -565,13 +524,13 @@ func selectedSuffix(c *results.Choice) string {
 
 // decodeInterpolation draws the decode surface in 2-D: one line per context
 // length over KV usage, ITL (itl) or throughput per GPU (!itl).
-func decodeInterpolation(r *results.Results, itl bool) (*plot.Plot, error) {
+func decodeInterpolation(r *results.Results, itl bool) (*figure, error) {
 	d := r.DecodeInterpolation
 	title, ylabel, z := "Decode Throughput Interpolation", "Decode throughput per GPU (tokens/s/GPU)", d.ThptPerGPU
 	if itl {
 		title, ylabel, z = "Decode ITL Interpolation", "Inter Token Latency (ms)", d.ITLMs
 	}
-	p := newPlot(title, "Active KV Percentage (%)", ylabel)
+	f := newFigure(title, "Active KV Percentage (%)", ylabel)
 	var ctxs []float64
 	groups := map[float64][]int{}
 	for i, c := range d.ContextLength {
@@ -587,16 +546,19 @@ func decodeInterpolation(r *results.Results, itl bool) (*plot.Plot, error) {
 			xys = append(xys, plotter.XY{X: 100 * d.KVUsage[i], Y: z[i]})
 		}
 		sort.SliceStable(xys, func(a, b int) bool { return xys[a].X < xys[b].X })
-		if err := addLineSeries(p, xys, gi, fmt.Sprintf("Context %.0f tokens", c), nil); err != nil {
+		if err := f.addLineSeries(xys, gi, fmt.Sprintf("Context %.0f tokens", c), nil, false); err != nil {
 			return nil, err
 		}
 	}
-	// The planner's pick at the SLA context: the highest KV usage that still
-	// meets the ITL target (perf_interpolation.find_best_throughput_per_gpu).
+	// The planner's pick at the workload's context, ISL + OSL/2 (what the
+	// planner's find_best_throughput_per_gpu is asked for): the highest KV
+	// usage that still meets the ITL target on that row of the grid, or on
+	// the nearest row when the grid has none at that context.
 	target := float64(r.Input.SLA.ISL) + float64(r.Input.SLA.OSL)/2
 	best := -1
+	nearest := math.NaN()
 	if len(ctxs) > 0 {
-		nearest := ctxs[0]
+		nearest = ctxs[0]
 		for _, c := range ctxs {
 			if math.Abs(c-target) < math.Abs(nearest-target) {
 				nearest = c
@@ -609,22 +571,23 @@ func decodeInterpolation(r *results.Results, itl bool) (*plot.Plot, error) {
 		}
 	}
 	if itl && r.Input.SLA.ITL > 0 {
-		addRefLine(p, r.Input.SLA.ITL, false, fmt.Sprintf("Target ITL: %s ms", fmtNum(r.Input.SLA.ITL)))
+		f.addRefLine(r.Input.SLA.ITL, false, fmt.Sprintf("Target ITL: %s ms", fmtNum(r.Input.SLA.ITL)))
 	}
 	if best >= 0 {
 		if !itl {
-			addRefLine(p, 100*d.KVUsage[best], true, fmt.Sprintf("ITL ≤ %s ms up to %.1f%% KV", fmtNum(r.Input.SLA.ITL), 100*d.KVUsage[best]))
+			f.addRefLine(100*d.KVUsage[best], true, fmt.Sprintf("ITL ≤ %s ms up to %.1f%% KV", fmtNum(r.Input.SLA.ITL), 100*d.KVUsage[best]))
 		}
-		mk, err := marker(100*d.KVUsage[best], z[best])
-		if err != nil {
+		where := fmt.Sprintf("at context %.0f (ISL+OSL/2)", target)
+		if math.Abs(nearest-target) >= 0.5 {
+			where = fmt.Sprintf("at context %.0f (nearest to ISL+OSL/2 = %.0f)", nearest, target)
+		}
+		if err := f.addMarker(100*d.KVUsage[best], z[best], "Selected"+selectedSuffix(r.Selection.Decode)+" "+where); err != nil {
 			return nil, err
 		}
-		p.Add(mk)
-		p.Legend.Add(fmt.Sprintf("Selected%s at context %.0f", selectedSuffix(r.Selection.Decode), d.ContextLength[best]), mk)
 	}
-	p.X.Min = 0
-	p.Y.Min = math.Min(p.Y.Min, 0)
-	return p, nil
+	f.X.Min = 0
+	f.Y.Min = math.Min(f.Y.Min, 0)
+	return f, nil
 }
 
 func minMax(v []float64) (float64, float64) {

@@ -33,7 +33,7 @@ func render(r *results.Results, in Inputs) (map[string][]byte, error) {
 	if files[FileMockerConfigPlanner], err = p.multiDoc(r, md); err != nil {
 		return nil, err
 	}
-	if files[FileDisaggConfig], err = p.disaggConfig(); err != nil {
+	if files[FileDisaggConfig], err = p.disaggConfig(r); err != nil {
 		return nil, err
 	}
 

@@ -222,7 +222,7 @@ func TestEveryOutputOfTheAICExample(t *testing.T) {
 	}
 	for _, name := range []string{"prefill_performance.png", "decode_performance.png",
 		"selected_prefill_interpolation/prefill_ttft_interpolation.png", "selected_prefill_interpolation/prefill_throughput_interpolation.png",
-		"selected_decode_interpolation/decode_itl_interplation.png", "selected_decode_interpolation/decode_throughput_interpolation.png"} {
+		"selected_decode_interpolation/decode_itl_interplation.png", "selected_decode_interpolation/decode_itl_interpolation.png", "selected_decode_interpolation/decode_throughput_interpolation.png"} {
 		f, err := os.Open(filepath.Join(dir, name))
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
