@@ -32,7 +32,7 @@ build: ## Build kubectl-dgdr and webhook into bin/
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/webhook ./cmd/webhook
 
 .PHONY: test
-test: lint testbin ensure-numpy ## Run every check: lint, unit, control-plane e2e, the fuzz smoke, then the release check
+test: lint testbin ensure-numpy ensure-chromium ## Run every check: lint, unit, control-plane e2e, the fuzz smoke, then the release check
 	go test $(GO_TEST_FLAGS) -p $(GO_TEST_P) ./...
 	$(MAKE) --no-print-directory fuzz-smoke
 	$(MAKE) --no-print-directory release-check
@@ -40,6 +40,10 @@ test: lint testbin ensure-numpy ## Run every check: lint, unit, control-plane e2
 .PHONY: ensure-numpy
 ensure-numpy: # numpy reads our npz files in a test, as the SLA planner does
 	@hack/ensure-numpy.sh
+
+.PHONY: ensure-chromium
+ensure-chromium: # headless chromium renders and screenshots report.html in a test
+	@hack/ensure-chromium.sh
 
 .PHONY: bench
 bench: bench-estimator bench-profile bench-webhook ## Every benchmark with a budget (figures in README)
