@@ -23,9 +23,11 @@ type reportData struct {
 	Suggestions []string
 	Warnings    []string
 	NextSteps   []nextStep
-	Images      []template.HTML
-	DGD         string
-	Generator   string
+	// Plots says whether any chart is inlined (they are streamed in
+	// between the "top" and "bottom" templates).
+	Plots     bool
+	DGD       string
+	Generator string
 }
 
 // banner is the verdict at the top of the report: green when the
@@ -58,7 +60,7 @@ var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap
 		return c != nil && c.Mapping == p.Mapping && (c.Concurrency == 0 || c.Concurrency == p.Concurrency)
 	},
 	"meets": func(latency, target float64) bool { return target <= 0 || latency <= target },
-}).Parse(`<!DOCTYPE html>
+}).Parse(`{{define "top"}}<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{{.Title}}</title>
 <style>
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Liberation Sans",sans-serif;margin:1.5em auto;max-width:1400px;padding:0 1.5em;color:#1f2328;line-height:1.4}
@@ -101,7 +103,8 @@ Workload ISL {{.SLA.ISL}} tokens, OSL {{.SLA.OSL}} tokens; targets TTFT ≤ {{.S
 <table><tr><th class="l">Phase</th><th class="l">Mapping</th><th>GPUs</th><th>Max within SLA</th><th>Latency (ms)</th><th>Throughput (tokens/s/GPU)</th><th>Coarse sweep's best (tokens/s/GPU)</th><th class="l">Bound</th></tr>
 {{range .}}<tr{{if .Chosen}} class="sel"{{end}}><td class="l">{{.Phase}}</td><td class="l">{{.Mapping}}</td><td>{{.GPUs}}</td><td>{{.Reach}}</td><td>{{dash .LatencyMs}}</td><td>{{dash .ThptPerGPU}}</td><td>{{dash .CoarseThptPerGPU}}</td><td class="l">{{.Bound}}</td></tr>
 {{end}}</table>{{end}}
-{{with .Images}}<h2>Plots</h2><div class="plots">{{range .}}{{.}}{{end}}</div>{{end}}
+{{if .Plots}}<h2>Plots</h2><div class="plots">{{end}}{{end}}
+{{define "bottom"}}{{if .Plots}}</div>{{end}}
 <h2>Prefill sweep</h2>
 {{if .R.Prefill}}<table id="prefill-sweep"><tr><th class="l">Mapping</th><th>GPUs</th><th>ISL</th><th>TTFT (ms)</th><th>Throughput (tokens/s/GPU)</th><th class="l">SLA (TTFT ≤ {{.R.Input.SLA.TTFT}} ms)</th></tr>
 {{range .R.Prefill}}<tr{{if selP $.R .}} class="sel"{{end}}><td class="l">{{.Mapping.Label}}</td><td>{{.Mapping.N}}</td><td>{{.ISL}}</td><td>{{f2 .TTFTMs}}</td><td>{{f2 .ThptPerGPU}}</td>{{template "sla" meets .TTFTMs $.R.Input.SLA.TTFT}}</tr>
@@ -116,6 +119,7 @@ Workload ISL {{.SLA.ISL}} tokens, OSL {{.SLA.OSL}} tokens; targets TTFT ≤ {{.S
 <pre>{{.DGD}}</pre>
 <p><small>{{.Generator}}</small></p>
 </body></html>
+{{end}}
 {{define "sla"}}{{if .}}<td class="l meets">✓ meets</td>{{else}}<td class="l misses">✗ misses</td>{{end}}{{end}}`))
 
 // reportPlots lists the charts in reading order with their captions.
@@ -141,16 +145,6 @@ func Report(r *results.Results, in Inputs, d *dgd.DynamoGraphDeployment, plots m
 		Generator: "kubectl-dgdr " + cmp.Or(r.Versions.Plugin, version.Get().Version, "dev")}
 	data.Warnings = reportWarnings(r.Warnings, !data.Banner.Met)
 	data.NextSteps = nextSteps(r, in, d)
-	for _, p := range reportPlots {
-		if b, ok := plots[p.file]; ok {
-			// Built by hand: escaping 100s of kB of base64 (which holds no
-			// HTML-special characters) through the template is slow.
-			t := html.EscapeString(p.title)
-			data.Images = append(data.Images, template.HTML(fmt.Sprintf( //nolint:gosec // constant captions and base64 only
-				`<figure><img alt="%s" src="data:image/png;base64,%s"><figcaption>%s</figcaption></figure>`,
-				t, base64.StdEncoding.EncodeToString(b), t)))
-		}
-	}
 	if d != nil {
 		y, err := DGDYAML(d)
 		if err != nil {
@@ -158,11 +152,37 @@ func Report(r *results.Results, in Inputs, d *dgd.DynamoGraphDeployment, plots m
 		}
 		data.DGD = string(y)
 	}
+	var size int
+	for _, p := range reportPlots {
+		size += base64.StdEncoding.EncodedLen(len(plots[p.file])) + 256
+		data.Plots = data.Plots || len(plots[p.file]) > 0
+	}
+	// One buffer of about the final size: the page is mostly the plots'
+	// base64, which is streamed into it rather than built as strings first.
 	var buf bytes.Buffer
-	if err := reportTemplate.Execute(&buf, data); err != nil {
+	buf.Grow(size + 2*len(data.DGD) + 256*(len(r.Prefill)+len(r.Decode)) + 32<<10)
+	if err := reportTemplate.ExecuteTemplate(&buf, "top", data); err != nil {
+		return nil, fmt.Errorf("rendering %s: %w", FileReport, err)
+	}
+	for _, p := range reportPlots {
+		if b := plots[p.file]; len(b) > 0 {
+			writeFigure(&buf, p.title, b)
+		}
+	}
+	if err := reportTemplate.ExecuteTemplate(&buf, "bottom", data); err != nil {
 		return nil, fmt.Errorf("rendering %s: %w", FileReport, err)
 	}
 	return buf.Bytes(), nil
+}
+
+// writeFigure writes one chart as a <figure> with its PNG inlined.
+func writeFigure(buf *bytes.Buffer, title string, png []byte) {
+	t := html.EscapeString(title)
+	buf.WriteString(`<figure><img alt="` + t + `" src="data:image/png;base64,`)
+	enc := base64.NewEncoder(base64.StdEncoding, buf)
+	_, _ = enc.Write(png) // a bytes.Buffer never fails
+	_ = enc.Close()
+	buf.WriteString(`"><figcaption>` + t + `</figcaption></figure>`)
 }
 
 // slaBanner checks each selected engine against its target.
