@@ -150,15 +150,38 @@ func (f *figure) addLegend(label string, thumbs ...plot.Thumbnailer) {
 
 func (f *figure) track(xys plotter.XYs) { f.points = append(f.points, xys...) }
 
-// frame sets the axis ranges: the data plus dataMargin on each side, except
-// a y range starting at zero, which stays there (a throughput of 0 is the
-// natural floor; the axis padding keeps its markers whole).
-func (f *figure) frame() {
-	padAxis(&f.X, false)
-	padAxis(&f.Y, f.Y.Min == 0)
+// frame sets the axis ranges for drawing in area: the data plus a margin on
+// each side of dataMargin of the span, or more when the axis is short, so
+// the largest marker fits; a y range starting at zero stays there (a
+// throughput of 0 is the natural floor; the axis padding keeps its markers
+// whole).
+func (f *figure) frame(area draw.Canvas) {
+	x0, x1, y0, y1 := f.X.Min, f.X.Max, f.Y.Min, f.Y.Max
+	fx, fy := dataMargin, dataMargin
+	// The second pass sizes the margins on the data area the first one gave.
+	for range 2 {
+		f.X.Min, f.X.Max, f.Y.Min, f.Y.Max = x0, x1, y0, y1
+		padAxis(&f.X, false, fx)
+		padAxis(&f.Y, y0 == 0, fy)
+		d := f.Plot.DataCanvas(area)
+		fx, fy = marginFor(d.Max.X-d.Min.X), marginFor(d.Max.Y-d.Min.Y)
+	}
 }
 
-func padAxis(a *plot.Axis, keepMin bool) {
+// marginFor is the share of the span to add on each side of an axis of
+// length l so that markerRoom fits between the outermost point and the end.
+func marginFor(l vg.Length) float64 {
+	if l <= 4*markerRoom {
+		return dataMargin // a degenerate canvas: nothing sensible fits
+	}
+	return max(dataMargin, float64(markerRoom/(l-2*markerRoom)))
+}
+
+// markerRoom is the room the largest marker (the selected ring) needs
+// around its point.
+const markerRoom = vg.Length(10)
+
+func padAxis(a *plot.Axis, keepMin bool, margin float64) {
 	if math.IsInf(a.Min, 0) || math.IsInf(a.Max, 0) || math.IsNaN(a.Min) || math.IsNaN(a.Max) {
 		a.Min, a.Max = 0, 1
 		return
@@ -170,7 +193,7 @@ func padAxis(a *plot.Axis, keepMin bool) {
 		}
 		lo, hi := math.Log10(a.Min), math.Log10(a.Max)
 		span := math.Max(hi-lo, 0.5)
-		a.Min, a.Max = math.Pow(10, lo-dataMargin*span), math.Pow(10, hi+dataMargin*span)
+		a.Min, a.Max = math.Pow(10, lo-margin*span), math.Pow(10, hi+margin*span)
 		return
 	}
 	span := a.Max - a.Min
@@ -178,13 +201,13 @@ func padAxis(a *plot.Axis, keepMin bool) {
 		span = math.Max(math.Abs(a.Max), 1)
 	}
 	if !keepMin {
-		lo := a.Min - dataMargin*span
+		lo := a.Min - margin*span
 		if a.Min >= 0 && lo < 0 {
 			lo = 0 // no negative latencies or lengths
 		}
 		a.Min = lo
 	}
-	a.Max += dataMargin * span
+	a.Max += margin * span
 }
 
 // layout is where a figure's parts landed on the canvas.
@@ -255,7 +278,6 @@ func (r *renderer) draw(f *figure) layout {
 	ctx.SetLineCapButt()
 	ctx.InvertY()
 	dc := draw.New(vgimg.NewWith(vgimg.UseImageWithContext(r.img, ctx), vgimg.UseDPI(plotDPI)))
-	f.frame()
 
 	var lay layout
 	top := dc.Max.Y - edgePad
@@ -273,6 +295,7 @@ func (r *renderer) draw(f *figure) layout {
 		top = lay.Legend.Min.Y - edgePad
 	}
 	area := draw.Crop(dc, edgePad, -edgePad, edgePad, top-dc.Max.Y)
+	f.frame(area)
 	f.Plot.Draw(area)
 	data := f.Plot.DataCanvas(area)
 	lay.Data = data.Rectangle
