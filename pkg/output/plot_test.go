@@ -406,12 +406,11 @@ func legendWith(f *figure, prefix string) string {
 // the ring leaves it empty.
 func TestGlyphs(t *testing.T) {
 	rd := newRenderer()
-	f := newFigure("", "", "")
 	xy := plotter.XYs{{X: 1, Y: 1}}
 	for i, g := range []draw.GlyphDrawer{polygon{4, 0}, ring{}} {
 		s, _ := plotter.NewScatter(xy)
 		s.GlyphStyle = draw.GlyphStyle{Color: color.Black, Radius: vg.Points(20), Shape: g}
-		f = newFigure("", "", "")
+		f := newFigure("", "", "")
 		f.Add(s)
 		f.track(xy)
 		_, lay, err := rd.render(f)
