@@ -253,6 +253,14 @@ type pngBuffers struct{ b *png.EncoderBuffer }
 func (p *pngBuffers) Get() *png.EncoderBuffer  { return p.b }
 func (p *pngBuffers) Put(b *png.EncoderBuffer) { p.b = b }
 
+// release drops the canvas and the encoder's state (which holds the last
+// image it encoded), so the next collection frees them.
+func (r *renderer) release() {
+	r.img = nil
+	r.enc = png.Encoder{}
+	r.buf = bytes.Buffer{}
+}
+
 // render draws f and returns it as PNG bytes with the layout it used.
 func (r *renderer) render(f *figure) (b []byte, lay layout, err error) {
 	// gonum/plot panics on some degenerate inputs; a plot must never take

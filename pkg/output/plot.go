@@ -76,7 +76,8 @@ func Plots(r *results.Results) (map[string][]byte, error) {
 	// millisecond and keeps the peak RSS of a whole `profile --local` 9 MB
 	// lower (make bench-profile, pkg/profiler/BENCH.md).
 	rd := newRenderer()
-	for _, c := range charts(r) {
+	cs := charts(r)
+	for i, c := range cs {
 		f, err := c.build()
 		if err != nil {
 			return nil, fmt.Errorf("plotting %s: %w", c.names[0], err)
@@ -87,6 +88,9 @@ func Plots(r *results.Results) (map[string][]byte, error) {
 		}
 		for _, n := range c.names {
 			out[n] = b
+		}
+		if i == len(cs)-1 {
+			rd.release() // freed by this collection, for the report to reuse
 		}
 		runtime.GC()
 	}

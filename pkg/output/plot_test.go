@@ -6,6 +6,7 @@ import (
 	"image/png"
 	"math"
 	"path"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -422,5 +423,30 @@ func TestGlyphs(t *testing.T) {
 		if c := rd.img.RGBAAt(x, y); (c.R < 100) != (i == 0) {
 			t.Errorf("glyph %T: centre pixel %v", g, c)
 		}
+	}
+}
+
+// Plots draws every chart on one canvas and lets it go before returning,
+// so the report and the other files reuse its memory: right after Plots
+// the heap holds the PNGs, not the 4.6 MB canvas (make bench-profile's
+// peak RSS depends on it).
+func TestPlotsReleaseTheCanvas(t *testing.T) {
+	r := typicalResults("vllm", mapping("TP", 1), mapping("TP", 2))
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	before := ms.HeapAlloc
+	out, err := Plots(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&ms)
+	var pngs uint64
+	for _, b := range out {
+		pngs += uint64(len(b))
+	}
+	canvas := uint64(4 * 1344 * 864)
+	if grown := ms.HeapAlloc - min(before, ms.HeapAlloc); grown > pngs+canvas/2 {
+		t.Errorf("the heap grew by %d KB over Plots (PNGs %d KB): the canvas (%d KB) is still reachable", grown>>10, pngs>>10, canvas>>10)
 	}
 }
