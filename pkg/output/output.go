@@ -53,9 +53,6 @@ type Inputs struct {
 	DGDR *v1alpha1.DynamoGraphDeploymentRequest
 	// Settings is the typed profiling config.
 	Settings profileconfig.Settings
-	// Source is the file the request was read from, for the report's next
-	// steps; empty when it came from flags or from the cluster.
-	Source string
 	// Log is the contents of profile_sla.log.
 	Log []byte
 	// NoPlots skips every PNG (--no-plots); the report then shows tables only.

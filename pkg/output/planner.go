@@ -329,13 +329,19 @@ func (p *plan) multiDoc(r *results.Results, d *dgd.DynamoGraphDeployment) ([]byt
 // DGDYAML renders a DGD without the empty status and creationTimestamp that
 // the Go types would otherwise carry.
 func DGDYAML(d *dgd.DynamoGraphDeployment) ([]byte, error) {
-	j, err := json.Marshal(d)
+	return manifestYAML(d, "DGD "+d.Name)
+}
+
+// manifestYAML is obj as a manifest to apply: YAML without an empty status
+// or a null creationTimestamp.
+func manifestYAML(obj any, what string) ([]byte, error) {
+	j, err := json.Marshal(obj)
 	if err != nil {
-		return nil, fmt.Errorf("encoding DGD %s: %w", d.Name, err)
+		return nil, fmt.Errorf("encoding %s: %w", what, err)
 	}
 	var m map[string]any
 	if err := json.Unmarshal(j, &m); err != nil {
-		return nil, fmt.Errorf("encoding DGD %s: %w", d.Name, err)
+		return nil, fmt.Errorf("encoding %s: %w", what, err)
 	}
 	if st, ok := m["status"].(map[string]any); ok && len(st) == 0 {
 		delete(m, "status")
@@ -345,7 +351,7 @@ func DGDYAML(d *dgd.DynamoGraphDeployment) ([]byte, error) {
 	}
 	y, err := yaml.Marshal(m)
 	if err != nil {
-		return nil, fmt.Errorf("encoding DGD %s: %w", d.Name, err)
+		return nil, fmt.Errorf("encoding %s: %w", what, err)
 	}
 	return y, nil
 }

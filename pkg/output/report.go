@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/dgd"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/version"
 )
@@ -282,44 +283,36 @@ func nextSteps(r *results.Results, in Inputs, d *dgd.DynamoGraphDeployment) []ne
 	switch {
 	case inCluster && in.DGDR.Spec.AutoApply:
 		steps = append(steps, nextStep{Text: "The DGDR has autoApply: the DGD is deployed for you. Follow it with:",
-			Commands: []string{"kubectl dgdr status " + name + nsFlag}})
+			Commands: []string{"kubectl dgdr status " + name + " -n " + in.DGDR.Namespace}})
 	case inCluster:
 		steps = append(steps, nextStep{Text: "Deploy the DGD and wait until it serves:",
-			Commands: []string{"kubectl dgdr apply " + name + nsFlag + " --wait"}})
+			Commands: []string{"kubectl dgdr apply " + name + " -n " + in.DGDR.Namespace + " --wait"}})
+	case in.DGDR != nil:
+		// The request as profiled: a file with the flags applied, or the
+		// flags alone, so the cluster profiles exactly this.
+		req := *in.DGDR
+		req.Status = v1alpha1.DynamoGraphDeploymentRequestStatus{}
+		reqNS := "" // the manifest's own namespace, else the current one
+		if req.Namespace != "" {
+			reqNS = " -n " + req.Namespace
+		}
+		if y, err := manifestYAML(&req, "DGDR "+name); err == nil {
+			text := "Deploy through a DGDR, the request profiled here: the cluster validates it, profiles it and keeps its status."
+			cmds := "kubectl dgdr create -f - <<'EOF'\n" + string(y) + "EOF\n" + "kubectl dgdr profile " + name + reqNS
+			if req.Spec.AutoApply {
+				text += " It has autoApply, so profile goes on to deploy the DGD."
+			} else {
+				cmds += "\nkubectl dgdr apply " + name + reqNS + " --wait"
+			}
+			steps = append(steps, nextStep{Text: text, Commands: []string{cmds}})
+		}
+		fallthrough
 	default:
-		steps = append(steps, nextStep{
-			Text: "Deploy through a DGDR: the cluster validates it, profiles it and keeps its status.",
-			Commands: []string{createCommand(r, in, name, nsFlag) + "\n" +
-				"kubectl dgdr profile " + name + nsFlag + "\n" +
-				"kubectl dgdr apply " + name + nsFlag + " --wait"},
-		}, nextStep{
-			Text:     "Or deploy the DGD profiled here as it is (" + FileConfigWithPlanner + " is next to this report):",
-			Commands: []string{"kubectl apply -f " + FileConfigWithPlanner + nsFlag},
-		})
+		text := "Deploy the DGD profiled here as it is (" + FileConfigWithPlanner + " is next to this report):"
+		if len(steps) > 1 {
+			text = "Or deploy the DGD profiled here as it is (" + FileConfigWithPlanner + " is next to this report):"
+		}
+		steps = append(steps, nextStep{Text: text, Commands: []string{"kubectl apply -f " + FileConfigWithPlanner + nsFlag}})
 	}
 	return steps
-}
-
-// createCommand submits the profiled request: from its file when it came
-// from one, else from the flags that describe it.
-func createCommand(r *results.Results, in Inputs, name, nsFlag string) string {
-	if in.Source != "" && in.Source != "-" {
-		return "kubectl dgdr create -f " + shellQuote(in.Source) + nsFlag
-	}
-	sla := r.Input.SLA
-	cmd := fmt.Sprintf("kubectl dgdr create %s --model %s --backend %s --isl %d --osl %d --ttft %s --itl %s",
-		name, shellQuote(r.Input.Model), r.Input.Backend, sla.ISL, sla.OSL, fmtNum(sla.TTFT), fmtNum(sla.ITL))
-	if in.Settings.UseAIC && r.Input.System != "" {
-		cmd += " --aic-system " + r.Input.System
-	}
-	return cmd + nsFlag
-}
-
-// shellQuote quotes s for a POSIX shell when it holds anything but the
-// characters of ordinary paths and model ids.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@+,") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

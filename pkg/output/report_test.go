@@ -1,6 +1,8 @@
 package output
 
 import (
+	"encoding/json"
+	"html"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/admission"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/dgd"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profiler"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
 )
@@ -150,12 +153,12 @@ func between(s, from, to string) string {
 }
 
 // The next steps are commands that work as written: the Secret the
-// workers' envFromSecret names, in the DGD's namespace, then the DGDR
-// through kubectl dgdr (from its file, or from flags) or the DGD as is.
+// workers' envFromSecret names, in the DGD's namespace, then the request as
+// profiled (flags applied) through kubectl dgdr, which the webhook's rules
+// accept, or the DGD as generated.
 func TestReportNextSteps(t *testing.T) {
 	r := typicalResults("vllm", mapping("TP", 1), mapping("TP", 2))
 	in := typicalInputs("vllm", "")
-	in.Source = "examples/my dgdr.yaml"
 	rep := writeReport(t, r, in)
 	d, err := GenerateDGD(r, in)
 	if err != nil {
@@ -164,26 +167,55 @@ func TestReportNextSteps(t *testing.T) {
 	if d.Namespace != "team-a" || d.Spec.Services["VllmDecodeWorker"].EnvFromSecret != "hf-token-secret" {
 		t.Fatalf("the DGD's namespace %q / secret %q changed; update this test", d.Namespace, d.Spec.Services["VllmDecodeWorker"].EnvFromSecret)
 	}
+	steps := html.UnescapeString(between(rep, "<h2>Next steps</h2>", "</ol>"))
 	for _, want := range []string{
-		`kubectl create secret generic hf-token-secret --from-literal=HF_TOKEN=&#34;$HF_TOKEN&#34; -n team-a`,
-		`kubectl dgdr create -f &#39;examples/my dgdr.yaml&#39; -n team-a`,
-		"kubectl dgdr profile sla-online -n team-a", "kubectl dgdr apply sla-online -n team-a --wait",
+		`kubectl create secret generic hf-token-secret --from-literal=HF_TOKEN="$HF_TOKEN" -n team-a`,
+		"kubectl dgdr create -f - <<'EOF'\n", "EOF\nkubectl dgdr profile sla-online -n team-a\nkubectl dgdr apply sla-online -n team-a --wait",
 		"kubectl apply -f config_with_planner.yaml -n team-a"} {
-		if !strings.Contains(rep, want) {
-			t.Errorf("next steps lack %q:\n%s", want, between(rep, "<h2>Next steps</h2>", "</ol>"))
+		if !strings.Contains(steps, want) {
+			t.Errorf("next steps lack %q:\n%s", want, steps)
 		}
 	}
-	// From flags: the create command carries them.
-	in.Source = ""
-	if got := createCommand(r, in, "sla-online", ""); got != "kubectl dgdr create sla-online --model Qwen/Qwen3-0.6B --backend vllm --isl 3000 --osl 150 --ttft 200 --itl 20" {
-		t.Errorf("create from flags: %s", got)
+	// The heredoc is the request as profiled, and the webhook's rules take it.
+	manifest := between(steps, "kubectl dgdr create -f - <<'EOF'\n", "EOF\n")
+	var back v1alpha1.DynamoGraphDeploymentRequest
+	if err := yaml.UnmarshalStrict([]byte(manifest), &back); err != nil {
+		t.Fatalf("the heredoc is not a DGDR: %v\n%s", err, manifest)
 	}
+	if back.Name != "sla-online" || back.Namespace != "team-a" || !equalJSON(t, back.Spec, in.DGDR.Spec) {
+		t.Errorf("the heredoc is not the profiled request:\n%s", manifest)
+	}
+	if _, err := admission.Default(&back); err != nil {
+		t.Fatal(err)
+	}
+	if _, errs := admission.Validate(&back); len(errs) > 0 {
+		t.Errorf("the webhook's rules refuse the suggested request: %v", errs.ToAggregate())
+	}
+	// With autoApply, profile deploys: no apply step.
+	in.DGDR.Spec.AutoApply = true
+	if auto := nextSteps(r, in, d); len(auto) != 3 || strings.Contains(auto[1].Commands[0], "dgdr apply") || !strings.Contains(auto[1].Text, "autoApply") {
+		t.Errorf("autoApply next steps: %+v", auto)
+	}
+	in.DGDR.Spec.AutoApply = false
 	// A DGDR read from the cluster only needs applying.
 	in.DGDR.UID = "0b5d7c8e"
-	steps := nextSteps(r, in, d)
-	if len(steps) != 2 || steps[1].Commands[0] != "kubectl dgdr apply sla-online -n team-a --wait" {
-		t.Errorf("cluster next steps: %+v", steps)
+	cl := nextSteps(r, in, d)
+	if len(cl) != 2 || cl[1].Commands[0] != "kubectl dgdr apply sla-online -n team-a --wait" {
+		t.Errorf("cluster next steps: %+v", cl)
 	}
+}
+
+func equalJSON(t *testing.T, a, b any) bool {
+	t.Helper()
+	ja, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jb, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(ja) == string(jb)
 }
 
 // disagg_config.yaml is the graph at the recommended mappings: the workers

@@ -302,7 +302,7 @@ func (o *Options) Run(ctx context.Context) error {
 		return o.printPlan(r, job)
 	}
 	r.Warnings = append(job.warnings, r.Warnings...)
-	files, err := output.Write(o.OutputDir, r, output.Inputs{DGDR: job.dgdr, Settings: job.settings, Source: o.Filename, Log: log.Bytes(), FollowSymlinks: o.FollowSymlinks,
+	files, err := output.Write(o.OutputDir, r, output.Inputs{DGDR: job.dgdr, Settings: job.settings, Log: log.Bytes(), FollowSymlinks: o.FollowSymlinks,
 		NoPlots: o.NoPlots, Now: o.Clock.Now(), Recipe: job.recipe})
 	if err != nil {
 		return fmt.Errorf("writing outputs: %w", err)
