@@ -3,20 +3,27 @@ package worker_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/utils/ptr"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/internal/worker"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/mocker"
@@ -330,5 +337,40 @@ func TestMeasureSearchesTheFrontier(t *testing.T) {
 	}
 	if lo, hi := grid.Bracket(s, 50); lo < 200 || hi > 1000 || lo >= hi {
 		t.Errorf("prefill bracket [%d, %d] from %v", lo, hi, s)
+	}
+}
+
+// The plugin creates the result ConfigMap empty and the worker may only get
+// and update it (its Role names it; create is refused): the result goes in
+// by update, keeping the plugin's owner, and a rank > 0 waits for the
+// result, not for the ConfigMap to exist.
+func TestSinkFillsThePluginsConfigMap(t *testing.T) {
+	owner := metav1.OwnerReference{APIVersion: "nvidia.com/v1alpha1", Kind: "DynamoGraphDeploymentRequest", Name: "qwen", UID: "uid-1", Controller: ptr.To(true)}
+	client := fake.NewClientset(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "qwen-prefill-tp1", Namespace: "ns",
+		Labels: map[string]string{"dgdr.nvidia.com/mapping": "TP1"}, OwnerReferences: []metav1.OwnerReference{owner}}})
+	client.PrependReactor("create", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(corev1.Resource("configmaps"), "", errors.New("the worker's Role allows get and update only"))
+	})
+	sink := &worker.ConfigMapSink{Client: client, Namespace: "ns", Name: "qwen-prefill-tp1", DGDRName: "qwen", DGDRUID: "uid-1",
+		Labels: map[string]string{"dgdr.nvidia.com/phase": "prefill"}}
+	ctx := context.Background()
+	early, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := sink.WaitResult(early, 10*time.Millisecond); err == nil {
+		t.Fatal("WaitResult returned for an empty ConfigMap: a rank > 0 would end before rank 0 measured")
+	}
+	if err := sink.Write(ctx, &workerproto.Result{SchemaVersion: workerproto.ResultSchema, Phase: workerproto.PhasePrefill}); err != nil {
+		t.Fatalf("writing into the plugin's ConfigMap: %v", err)
+	}
+	cm, err := client.CoreV1().ConfigMaps("ns").Get(ctx, "qwen-prefill-tp1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := workerproto.ReadResult(cm); err != nil || !reflect.DeepEqual(cm.OwnerReferences, []metav1.OwnerReference{owner}) ||
+		cm.Labels["dgdr.nvidia.com/mapping"] != "TP1" || cm.Labels["dgdr.nvidia.com/phase"] != "prefill" {
+		t.Fatalf("result %v, owner %+v, labels %v: want the result, the plugin's owner and both labels", err, cm.OwnerReferences, cm.Labels)
+	}
+	if err := sink.WaitResult(ctx, 10*time.Millisecond); err != nil {
+		t.Fatalf("WaitResult after the write: %v", err)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -448,14 +447,28 @@ func deleteAndCheckNoOrphans(t *testing.T, d *v1alpha1.DynamoGraphDeploymentRequ
 		if err != nil {
 			return false, err
 		}
+		// The workers' identities: one ServiceAccount, Role and RoleBinding per Job.
+		sal, err := c.CoreV1().ServiceAccounts("default").List(ctx, sel)
+		if err != nil {
+			return false, err
+		}
+		rl, err := c.RbacV1().Roles("default").List(ctx, sel)
+		if err != nil {
+			return false, err
+		}
+		rbl, err := c.RbacV1().RoleBindings("default").List(ctx, sel)
+		if err != nil {
+			return false, err
+		}
 		var names []string
 		for _, p := range pl.Items {
 			names = append(names, "pod/"+p.Name+"("+string(p.Status.Phase)+")")
 		}
 		left = strings.Join(names, " ")
-		n := len(jl.Items) + len(pl.Items) + len(cl.Items) + len(sl.Items)
+		n := len(jl.Items) + len(pl.Items) + len(cl.Items) + len(sl.Items) + len(sal.Items) + len(rl.Items) + len(rbl.Items)
 		if n > 0 {
-			left = strings.TrimSpace(left + " " + itoa(len(jl.Items)) + " jobs " + itoa(len(cl.Items)) + " configmaps")
+			left = strings.TrimSpace(fmt.Sprintf("%s %d jobs %d configmaps %d services %d serviceaccounts %d roles %d rolebindings",
+				left, len(jl.Items), len(cl.Items), len(sl.Items), len(sal.Items), len(rl.Items), len(rbl.Items)))
 		}
 		return n == 0, nil
 	})
@@ -463,8 +476,6 @@ func deleteAndCheckNoOrphans(t *testing.T, d *v1alpha1.DynamoGraphDeploymentRequ
 		t.Fatalf("objects of DGDR %s left after its deletion: %s", d.Name, left)
 	}
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }
 
 type profilerRun struct{ m *Measurer }
 
