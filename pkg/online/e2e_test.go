@@ -12,10 +12,13 @@ import (
 	"testing"
 	"time"
 
+	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/metadata"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/estimator"
@@ -418,62 +421,48 @@ func TestEngineCrashReportsPodReason(t *testing.T) {
 	deleteAndCheckNoOrphans(t, d)
 }
 
+// ownedKinds are what a profile makes for its DGDR: Jobs and their pods,
+// Services, result ConfigMaps, and each Job's worker identity.
+var ownedKinds = []schema.GroupVersionResource{
+	{Group: "batch", Version: "v1", Resource: "jobs"}, {Version: "v1", Resource: "pods"},
+	{Version: "v1", Resource: "services"}, {Version: "v1", Resource: "configmaps"}, {Version: "v1", Resource: "serviceaccounts"},
+	{Group: rbacv1.GroupName, Version: "v1", Resource: "roles"}, {Group: rbacv1.GroupName, Version: "v1", Resource: "rolebindings"},
+}
+
 // deleteAndCheckNoOrphans deletes the DGDR and waits for the garbage
-// collector to remove its Jobs, pods, Services and ConfigMaps.
+// collector to remove everything of ownedKinds it labelled.
 func deleteAndCheckNoOrphans(t *testing.T, d *v1alpha1.DynamoGraphDeploymentRequest) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	mc, err := metadata.NewForConfig(e2e.env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel := metav1.ListOptions{LabelSelector: v1alpha1.LabelDGDRName + "=" + d.Name}
+	var left []string
+	owned := func(ctx context.Context) (bool, error) {
+		left = left[:0]
+		for _, gvr := range ownedKinds {
+			l, err := mc.Resource(gvr).Namespace(d.Namespace).List(ctx, sel)
+			if err != nil {
+				return false, err
+			}
+			for _, o := range l.Items {
+				left = append(left, gvr.Resource+"/"+o.Name)
+			}
+		}
+		return len(left) == 0, nil
+	}
+	if none, err := owned(ctx); none || err != nil {
+		t.Fatalf("DGDR %s owns nothing before its deletion (%v): the check would prove nothing", d.Name, err)
+	}
 	if err := e2e.crc.Delete(ctx, d); err != nil {
 		t.Fatalf("deleting DGDR %s: %v", d.Name, err)
 	}
-	sel := metav1.ListOptions{LabelSelector: v1alpha1.LabelDGDRName + "=" + d.Name}
-	c := e2e.env.Client
-	left := ""
-	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 50*time.Second, true, func(ctx context.Context) (bool, error) {
-		jl, err := c.BatchV1().Jobs("default").List(ctx, sel)
-		if err != nil {
-			return false, err
-		}
-		pl, err := c.CoreV1().Pods("default").List(ctx, sel)
-		if err != nil {
-			return false, err
-		}
-		cl, err := c.CoreV1().ConfigMaps("default").List(ctx, sel)
-		if err != nil {
-			return false, err
-		}
-		sl, err := c.CoreV1().Services("default").List(ctx, sel)
-		if err != nil {
-			return false, err
-		}
-		// The workers' identities: one ServiceAccount, Role and RoleBinding per Job.
-		sal, err := c.CoreV1().ServiceAccounts("default").List(ctx, sel)
-		if err != nil {
-			return false, err
-		}
-		rl, err := c.RbacV1().Roles("default").List(ctx, sel)
-		if err != nil {
-			return false, err
-		}
-		rbl, err := c.RbacV1().RoleBindings("default").List(ctx, sel)
-		if err != nil {
-			return false, err
-		}
-		var names []string
-		for _, p := range pl.Items {
-			names = append(names, "pod/"+p.Name+"("+string(p.Status.Phase)+")")
-		}
-		left = strings.Join(names, " ")
-		n := len(jl.Items) + len(pl.Items) + len(cl.Items) + len(sl.Items) + len(sal.Items) + len(rl.Items) + len(rbl.Items)
-		if n > 0 {
-			left = strings.TrimSpace(fmt.Sprintf("%s %d jobs %d configmaps %d services %d serviceaccounts %d roles %d rolebindings",
-				left, len(jl.Items), len(cl.Items), len(sl.Items), len(sal.Items), len(rl.Items), len(rbl.Items)))
-		}
-		return n == 0, nil
-	})
+	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 50*time.Second, true, owned)
 	if err != nil {
-		t.Fatalf("objects of DGDR %s left after its deletion: %s", d.Name, left)
+		t.Fatalf("objects of DGDR %s left after its deletion (%v): %s", d.Name, err, strings.Join(left, " "))
 	}
 }
 
