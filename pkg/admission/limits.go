@@ -55,12 +55,21 @@ func InvalidError(name string, errs field.ErrorList) error {
 // depth, duplicate keys and numbers a float64 cannot hold, each named by
 // its field path. The rest of Validate and Default run only when it passes.
 func checkConfigJSON(raw []byte) *field.Error {
-	if len(raw) > MaxConfigBytes {
-		return field.Invalid(pc.BasePath, fmt.Sprintf("<%d bytes>", len(raw)), fmt.Sprintf(
-			"the config is %d bytes, above the limit of %d; keep only the sections the profiler reads (sla, hardware, sweep, planner, deployment, engine)",
-			len(raw), MaxConfigBytes))
+	if e := CheckConfigSize(len(raw)); e != nil {
+		return e
 	}
 	return walkJSON(raw, pc.BasePath, "spec.profilingConfig.config", MaxConfigKeys, MaxConfigDepth)
+}
+
+// CheckConfigSize refuses a config of n bytes above MaxConfigBytes; the
+// webhook asks it before decoding a review, from the bytes alone.
+func CheckConfigSize(n int) *field.Error {
+	if n <= MaxConfigBytes {
+		return nil
+	}
+	return field.Invalid(pc.BasePath, fmt.Sprintf("<%d bytes>", n), fmt.Sprintf(
+		"the config is %d bytes, above the limit of %d; keep only the sections the profiler reads (sla, hardware, sweep, planner, deployment, engine)",
+		n, MaxConfigBytes))
 }
 
 // LocateJSONError finds what makes an object's JSON unreadable or
@@ -68,12 +77,13 @@ func checkConfigJSON(raw []byte) *field.Error {
 // field, for the answer to a review whose object did not decode. It returns
 // nil when it finds nothing.
 func LocateJSONError(raw []byte) *field.Error {
-	return walkJSON(raw, nil, "the object", 0, maxObjectDepth)
+	return walkJSON(raw, nil, "the object", 0, MaxObjectDepth)
 }
 
-// maxObjectDepth bounds LocateJSONError's walk: the API machinery's
-// decoders stop at 10,000 levels, and no DGDR comes near 100.
-const maxObjectDepth = 512
+// MaxObjectDepth bounds LocateJSONError's walk and the webhook's nesting
+// of a whole review: the API machinery's decoders stop at 10,000 levels,
+// and no DGDR comes near 100.
+const MaxObjectDepth = 512
 
 // segment is one step of the path being walked: a key or a list index.
 type segment struct {

@@ -51,7 +51,7 @@ func memStat(pid int) (rss, peak int64) {
 
 // hostileBodies are the attacks of issue 17: 8,000 unknown keys, a 1 MB
 // string, 100,000-deep nesting, a 10 MB body.
-func hostileBodies(b *testing.B) map[string][]byte {
+func hostileBodies(b testing.TB) map[string][]byte {
 	obj := func(model, config string) []byte {
 		return []byte(`{"apiVersion":"nvidia.com/v1alpha1","kind":"DynamoGraphDeploymentRequest","metadata":{"name":"h","namespace":"n"},` +
 			`"spec":{"model":` + strconv.Quote(model) + `,"backend":"vllm","profilingConfig":{"profilerImage":"i","config":` + config + `}}}`)
