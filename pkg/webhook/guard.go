@@ -42,8 +42,9 @@ func guard(hook http.Handler) http.Handler {
 			http.Error(w, fmt.Sprintf("the AdmissionReview is larger than %d bytes", MaxReviewBytes), http.StatusRequestEntityTooLarge)
 			return
 		}
-		// Sized from Content-Length: no regrowing copies of a large body.
-		read := bytes.NewBuffer(make([]byte, 0, min(max(r.ContentLength+1, 512), MaxReviewBytes+1)))
+		// Sized from Content-Length (ReadFrom wants MinRead spare bytes):
+		// no regrowing copies of a large body.
+		read := bytes.NewBuffer(make([]byte, 0, min(max(r.ContentLength, 0), MaxReviewBytes)+bytes.MinRead))
 		_, err := read.ReadFrom(http.MaxBytesReader(w, r.Body, MaxReviewBytes))
 		body := read.Bytes()
 		if err != nil {
