@@ -9,5 +9,5 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 60s)
 	FUZZTIME=$(FUZZTIME) hack/fuzz.sh
 
 .PHONY: fuzz-smoke
-fuzz-smoke: ## Run every fuzz target for FUZZ_SMOKE_TIME each (default 10s); part of make test
+fuzz-smoke: ## Run every fuzz target for FUZZ_SMOKE_TIME each (default 30s); part of make test
 	FUZZTIME=$(FUZZ_SMOKE_TIME) hack/fuzz.sh

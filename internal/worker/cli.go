@@ -297,7 +297,7 @@ func (o *MeasureOptions) Run(ctx context.Context, env Env) error {
 			return nil
 		}
 		fmt.Fprintf(env.ErrOut, "rank %d: waiting for rank 0's result %s\n", t.Rank, t.ConfigMap)
-		if err := sink.WaitExists(ctx, 10*time.Second); err != nil && ctx.Err() == nil {
+		if err := sink.WaitResult(ctx, 10*time.Second); err != nil && ctx.Err() == nil {
 			return err
 		}
 		return nil // ended by rank 0's result or by the Job's success policy

@@ -95,16 +95,26 @@ func TestMetricsParsing(t *testing.T) {
 
 func TestPrefillTTFTFormula(t *testing.T) {
 	f := func(v float64) *float64 { return &v }
-	e := loadgen.Export{TimeToFirstToken: &loadgen.Stat{Avg: 50, Max: f(500)}, InterTokenLatency: &loadgen.Stat{Avg: 10}}
-	if v, ok := PrefillTTFT(e, 1); !ok || v != 50 {
-		t.Fatalf("attn_dp 1 uses the average: %v", v)
+	e := loadgen.Export{TimeToFirstToken: &loadgen.Stat{Avg: 140, P50: f(50), Max: f(500)}, InterTokenLatency: &loadgen.Stat{Avg: 10}}
+	if v, err := PrefillTTFT(e, 1); err != nil || v != 50 {
+		t.Fatalf("attn_dp 1 uses the median of the requests: %v, %v", v, err)
 	}
 	// (500 − 10 × 4 × 3) / 4 = 95
-	if v, ok := PrefillTTFT(e, 8); !ok || v != 95 {
-		t.Fatalf("DEP burst formula: %v, want 95", v)
+	if v, err := PrefillTTFT(e, 8); err != nil || v != 95 {
+		t.Fatalf("DEP burst formula: %v, %v, want 95", v, err)
 	}
-	if _, ok := PrefillTTFT(loadgen.Export{}, 1); ok {
-		t.Fatal("missing TTFT must fail")
+	for _, c := range []struct {
+		e    loadgen.Export
+		dp   int
+		want string
+	}{
+		{loadgen.Export{}, 1, "Failed to extract TTFT from AIPerf result"},
+		{loadgen.Export{TimeToFirstToken: &loadgen.Stat{Avg: 50}}, 8, "Failed to extract max TTFT from AIPerf result for DEP prefill"},
+		{loadgen.Export{TimeToFirstToken: &loadgen.Stat{Max: f(100)}, InterTokenLatency: &loadgen.Stat{Avg: 10}}, 8, "the burst formula gives -5.00 ms"},
+	} {
+		if _, err := PrefillTTFT(c.e, c.dp); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("PrefillTTFT(%+v, %d): %v, want %q", c.e, c.dp, err, c.want)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -17,8 +18,10 @@ import (
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/workerproto"
 )
 
-// ConfigMapSink writes results to a ConfigMap owned by the DGDR. It needs
-// only create, get and update on ConfigMaps.
+// ConfigMapSink writes results to a ConfigMap owned by the DGDR. The
+// plugin creates it empty before the Job, and the worker's Role allows only
+// get and update on that one name; create is the fallback for a worker run
+// on its own.
 type ConfigMapSink struct {
 	Client    kubernetes.Interface
 	Namespace string
@@ -67,36 +70,51 @@ func (s *ConfigMapSink) Write(ctx context.Context, res *workerproto.Result) erro
 		Data: map[string]string{workerproto.ResultKey: string(b)},
 	}
 	cms := s.Client.CoreV1().ConfigMaps(s.Namespace)
-	_, err = cms.Create(ctx, cm, metav1.CreateOptions{})
-	if err == nil {
-		return nil
-	}
-	if !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating ConfigMap %s/%s: %w", s.Namespace, s.Name, err)
-	}
 	for range 5 { // conflicts: another attempt of this pod wrote meanwhile
 		cur, err := cms.Get(ctx, s.Name, metav1.GetOptions{})
-		if err != nil {
+		switch {
+		case apierrors.IsNotFound(err):
+			_, err = cms.Create(ctx, cm, metav1.CreateOptions{})
+			if apierrors.IsAlreadyExists(err) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("creating ConfigMap %s/%s: %w", s.Namespace, s.Name, err)
+			}
+			return nil
+		case err != nil:
 			return fmt.Errorf("reading ConfigMap %s/%s: %w", s.Namespace, s.Name, err)
 		}
-		cur.Labels, cur.OwnerReferences, cur.Data = labels, cm.OwnerReferences, cm.Data
-		if _, err = cms.Update(ctx, cur, metav1.UpdateOptions{}); err == nil {
-			return nil
-		} else if !apierrors.IsConflict(err) {
+		// Keep the plugin's owner and labels; add ours.
+		if len(cur.OwnerReferences) == 0 {
+			cur.OwnerReferences = cm.OwnerReferences
+		}
+		if cur.Labels == nil {
+			cur.Labels = map[string]string{}
+		}
+		maps.Copy(cur.Labels, labels)
+		cur.Data = cm.Data
+		_, err = cms.Update(ctx, cur, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) {
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("updating ConfigMap %s/%s: %w", s.Namespace, s.Name, err)
 		}
+		return nil
 	}
-	return fmt.Errorf("updating ConfigMap %s/%s: conflicts kept happening", s.Namespace, s.Name)
+	return fmt.Errorf("writing ConfigMap %s/%s: conflicts kept happening", s.Namespace, s.Name)
 }
 
-// WaitExists polls until the ConfigMap exists (ranks > 0 of a multi-node
-// Job wait for rank 0's result, then end their pod).
-func (s *ConfigMapSink) WaitExists(ctx context.Context, poll time.Duration) error {
+// WaitResult polls until the ConfigMap holds a result (ranks > 0 of a
+// multi-node Job wait for rank 0's, then end their pod).
+func (s *ConfigMapSink) WaitResult(ctx context.Context, poll time.Duration) error {
 	return wait.PollUntilContextCancel(ctx, poll, true, func(ctx context.Context) (bool, error) {
-		_, err := s.Client.CoreV1().ConfigMaps(s.Namespace).Get(ctx, s.Name, metav1.GetOptions{})
+		cm, err := s.Client.CoreV1().ConfigMaps(s.Namespace).Get(ctx, s.Name, metav1.GetOptions{})
 		switch {
 		case err == nil:
-			return true, nil
+			_, ok := cm.Data[workerproto.ResultKey]
+			return ok, nil
 		case apierrors.IsNotFound(err):
 			return false, nil
 		default:

@@ -3,17 +3,27 @@ package worker_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"math"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/utils/ptr"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/internal/worker"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/mocker"
@@ -100,12 +110,68 @@ func TestMeasureDecodeWritesConfigMap(t *testing.T) {
 	}
 }
 
-// DEP prefill: a burst of attn_dp × 4 requests against ranks that take one
-// sequence at a time; the §6.4 formula recovers the configured prefill time.
+// slowRequest delays the response to the nth measured or warm-up request
+// (max_tokens 5; the calibration's have max_tokens 1) by d: one late
+// answer, as a busy node or a stalled client gives. It returns the URL and
+// the count of such requests.
+func slowRequest(t *testing.T, cfg mocker.Config, n int64, d time.Duration) (string, *atomic.Int64) {
+	t.Helper()
+	srv, err := mocker.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen atomic.Int64
+	h := srv.Handler()
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			if bytes.Contains(body, []byte(`"max_tokens":5,`)) && seen.Add(1) == n {
+				select {
+				case <-time.After(d):
+				case <-r.Context().Done():
+				}
+			}
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(hs.Close)
+	return hs.URL, &seen
+}
+
+// A prefill point is the median of PrefillSamples requests: one request
+// 400 ms late (the second measured one, after 3 warm-ups) leaves the point
+// at the engine's 20 ms, where upstream's single request, or the mean,
+// would report it.
+func TestMeasurePrefillIsTheMedianOfSamples(t *testing.T) {
+	url, _ := slowRequest(t, mocker.Config{Model: "m", NumGPUBlocks: 1000,
+		Timing: mocker.FixedTiming{PrefillTime: 20 * time.Millisecond, DecodeTime: 5 * time.Millisecond}}, 5, 400*time.Millisecond)
+	task := workerproto.Task{Phase: workerproto.PhasePrefill, Backend: "mocker", Model: "m",
+		Mapping: results.Mapping{Kind: "TP", N: 1}, ISLs: []int{64}, EngineURL: url}
+	task.Normalize()
+	res, err := (&worker.Runner{Poll: 10 * time.Millisecond}).Measure(context.Background(), task)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := res.Prefill[0]
+	ttft := p.AIPerf.TimeToFirstToken
+	if p.AIPerf.RequestCount.Avg != worker.PrefillSamples || *ttft.Max < 400 || ttft.Avg < 90 {
+		t.Fatalf("%v requests, TTFT max %.1f ms, mean %.1f ms: want %d requests, the late one in the export",
+			p.AIPerf.RequestCount.Avg, *ttft.Max, ttft.Avg, worker.PrefillSamples)
+	}
+	if p.TTFTMs < 20 || p.TTFTMs > 60 || p.TTFTMs != *ttft.P50 {
+		t.Fatalf("TTFT %.1f ms, want the median %.1f near the engine's 20 ms", p.TTFTMs, *ttft.P50)
+	}
+}
+
+// DEP prefill: bursts of attn_dp × 4 requests against ranks that take one
+// sequence at a time; the §6.4 formula recovers the configured prefill time
+// and the median burst drops one whose request came 800 ms late (the 4th
+// of the second burst, after 2 × 3 warm-ups and a burst of 8).
 func TestMeasurePrefillDEPFormula(t *testing.T) {
-	const prefill = 100 * time.Millisecond
-	url := serve(t, mocker.Config{Model: "m", NumGPUBlocks: 1000, AttnDP: 2, MaxNumSeqs: 1,
-		Timing: mocker.FixedTiming{PrefillTime: prefill, DecodeTime: 20 * time.Millisecond}})
+	const prefill = 50 * time.Millisecond
+	url, sent := slowRequest(t, mocker.Config{Model: "m", NumGPUBlocks: 1000, AttnDP: 2, MaxNumSeqs: 1,
+		Timing: mocker.FixedTiming{PrefillTime: prefill, DecodeTime: 10 * time.Millisecond}}, 6+8+4, 800*time.Millisecond)
 	task := workerproto.Task{Phase: workerproto.PhasePrefill, Backend: "mocker", Model: "m",
 		Mapping: results.Mapping{Kind: "DEP", N: 2}, ISLs: []int{64}, EngineURL: url}
 	task.Normalize()
@@ -118,11 +184,15 @@ func TestMeasurePrefillDEPFormula(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := res.Prefill[0]
-	if math.Abs(p.TTFTMs-100) > 10 {
-		t.Fatalf("DEP TTFT %.1f ms, want 100 ± 10 (max %.1f)", p.TTFTMs, *p.AIPerf.TimeToFirstToken.Max)
+	if math.Abs(p.TTFTMs-50) > 10 {
+		t.Fatalf("DEP TTFT %.1f ms, want 50 ± 10 (max %.1f)", p.TTFTMs, *p.AIPerf.TimeToFirstToken.Max)
 	}
-	if p.AIPerf.RequestCount.Avg != 8 {
-		t.Fatalf("burst of %v requests, want attn_dp × 4 = 8", p.AIPerf.RequestCount.Avg)
+	if n := sent.Load(); n != 6+8*worker.PrefillSamples {
+		t.Fatalf("%d requests sent, want 6 warm-up and %d bursts of 8", n, worker.PrefillSamples)
+	}
+	if p.AIPerf.RequestCount.Avg != 8 || *p.AIPerf.TimeToFirstToken.Max > 800 {
+		t.Fatalf("the point's burst has %v requests (max TTFT %.1f ms), want attn_dp × 4 = 8 and not the late burst",
+			p.AIPerf.RequestCount.Avg, *p.AIPerf.TimeToFirstToken.Max)
 	}
 	// thpt = isl / ttft / gpus × 1000 × attn_dp
 	if want := 64 / p.TTFTMs / 2 * 1000 * 2; math.Abs(p.ThptPerGPU-want) > 1e-9 {
@@ -267,5 +337,40 @@ func TestMeasureSearchesTheFrontier(t *testing.T) {
 	}
 	if lo, hi := grid.Bracket(s, 50); lo < 200 || hi > 1000 || lo >= hi {
 		t.Errorf("prefill bracket [%d, %d] from %v", lo, hi, s)
+	}
+}
+
+// The plugin creates the result ConfigMap empty and the worker may only get
+// and update it (its Role names it; create is refused): the result goes in
+// by update, keeping the plugin's owner, and a rank > 0 waits for the
+// result, not for the ConfigMap to exist.
+func TestSinkFillsThePluginsConfigMap(t *testing.T) {
+	owner := metav1.OwnerReference{APIVersion: "nvidia.com/v1alpha1", Kind: "DynamoGraphDeploymentRequest", Name: "qwen", UID: "uid-1", Controller: ptr.To(true)}
+	client := fake.NewClientset(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "qwen-prefill-tp1", Namespace: "ns",
+		Labels: map[string]string{"dgdr.nvidia.com/mapping": "TP1"}, OwnerReferences: []metav1.OwnerReference{owner}}})
+	client.PrependReactor("create", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(corev1.Resource("configmaps"), "", errors.New("the worker's Role allows get and update only"))
+	})
+	sink := &worker.ConfigMapSink{Client: client, Namespace: "ns", Name: "qwen-prefill-tp1", DGDRName: "qwen", DGDRUID: "uid-1",
+		Labels: map[string]string{"dgdr.nvidia.com/phase": "prefill"}}
+	ctx := context.Background()
+	early, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := sink.WaitResult(early, 10*time.Millisecond); err == nil {
+		t.Fatal("WaitResult returned for an empty ConfigMap: a rank > 0 would end before rank 0 measured")
+	}
+	if err := sink.Write(ctx, &workerproto.Result{SchemaVersion: workerproto.ResultSchema, Phase: workerproto.PhasePrefill}); err != nil {
+		t.Fatalf("writing into the plugin's ConfigMap: %v", err)
+	}
+	cm, err := client.CoreV1().ConfigMaps("ns").Get(ctx, "qwen-prefill-tp1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := workerproto.ReadResult(cm); err != nil || !reflect.DeepEqual(cm.OwnerReferences, []metav1.OwnerReference{owner}) ||
+		cm.Labels["dgdr.nvidia.com/mapping"] != "TP1" || cm.Labels["dgdr.nvidia.com/phase"] != "prefill" {
+		t.Fatalf("result %v, owner %+v, labels %v: want the result, the plugin's owner and both labels", err, cm.OwnerReferences, cm.Labels)
+	}
+	if err := sink.WaitResult(ctx, 10*time.Millisecond); err != nil {
+		t.Fatalf("WaitResult after the write: %v", err)
 	}
 }

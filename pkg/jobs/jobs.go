@@ -58,8 +58,6 @@ const (
 	DistInitPort     = 29500
 	EngineLogDir     = "/engine-logs"
 	EngineLogFile    = EngineLogDir + "/engine.log"
-	// WorkerServiceAccount runs the profiling pods.
-	WorkerServiceAccount = "dgdr-profiling-worker"
 	// DefaultHFTokenSecret holds key HF_TOKEN; it is optional.
 	DefaultHFTokenSecret = "hf-token-secret"
 	HFTokenKey           = "HF_TOKEN"
@@ -153,6 +151,9 @@ type MockerSpec struct {
 type Objects struct {
 	Job     *batchv1.Job
 	Service *corev1.Service
+	// Worker is the measure container's identity and its empty result
+	// ConfigMap: create them before the Job.
+	Worker Worker
 }
 
 // Name is the Job's (and result ConfigMap's) name: <dgdr>-<phase>-<tag>,
@@ -331,10 +332,11 @@ func Build(s Spec) (*Objects, error) {
 		measure.Args = append(measure.Args, "--output-file="+OutputMount+"/"+name+".json")
 	}
 	pod := corev1.PodSpec{
-		RestartPolicy:      corev1.RestartPolicyNever,
-		ServiceAccountName: WorkerServiceAccount,
-		// The engine (a user-chosen image) gets no token: only the
-		// measure container mounts one (workerTokenVolume).
+		RestartPolicy: corev1.RestartPolicyNever,
+		// The Job's own identity (Worker). The engine (a user-chosen
+		// image) gets no token: only the measure container mounts one
+		// (workerTokenVolume).
+		ServiceAccountName:            name,
 		AutomountServiceAccountToken:  ptr.To(false),
 		EnableServiceLinks:            ptr.To(false),
 		TerminationGracePeriodSeconds: ptr.To[int64](30),
@@ -367,7 +369,7 @@ func Build(s Spec) (*Objects, error) {
 			},
 		},
 	}
-	out := &Objects{Job: job}
+	out := &Objects{Job: job, Worker: worker(name, d.Namespace, labels, owner)}
 	if nodes > 1 {
 		n := int32(nodes)
 		job.Spec.CompletionMode = ptr.To(batchv1.IndexedCompletion)

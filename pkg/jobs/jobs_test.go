@@ -6,12 +6,14 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
@@ -70,7 +72,8 @@ func goldenSpecs() map[string]Spec {
 func render(t *testing.T, o *Objects) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	for _, obj := range []any{o.Service, o.Job} {
+	w := o.Worker
+	for _, obj := range []any{w.ServiceAccount, w.Role, w.RoleBinding, w.Result, o.Service, o.Job} {
 		if obj == (*corev1.Service)(nil) {
 			continue
 		}
@@ -142,15 +145,21 @@ func TestJobs(t *testing.T) {
 			t.Errorf("%s: the apiserver dropped the sidecar's restartPolicy", name)
 		}
 	}
-	r := WorkerRBAC("team-a")
-	if _, err := c.CoreV1().ServiceAccounts("team-a").Create(ctx, r.ServiceAccount, dry); err != nil {
+	// The worker's identity and its result, as the plugin creates them
+	// before the Job (dry run: the Role's namespace must exist, not its
+	// ServiceAccount).
+	w := built["mocker-decode-tp4"].Worker
+	if _, err := c.CoreV1().ServiceAccounts("team-a").Create(ctx, w.ServiceAccount, dry); err != nil {
 		t.Errorf("ServiceAccount: %v", err)
 	}
-	if _, err := c.RbacV1().Roles("team-a").Create(ctx, r.Role, dry); err != nil {
+	if _, err := c.RbacV1().Roles("team-a").Create(ctx, w.Role, dry); err != nil {
 		t.Errorf("Role: %v", err)
 	}
-	if _, err := c.RbacV1().RoleBindings("team-a").Create(ctx, r.RoleBinding, dry); err != nil {
+	if _, err := c.RbacV1().RoleBindings("team-a").Create(ctx, w.RoleBinding, dry); err != nil {
 		t.Errorf("RoleBinding: %v", err)
+	}
+	if _, err := c.CoreV1().ConfigMaps("team-a").Create(ctx, w.Result, dry); err != nil {
+		t.Errorf("result ConfigMap: %v", err)
 	}
 }
 
@@ -265,17 +274,32 @@ func TestName(t *testing.T) {
 	}
 }
 
-func TestWorkerRBAC(t *testing.T) {
-	r := WorkerRBAC("ns")
-	if len(r.Role.Rules) != 1 {
-		t.Fatalf("rules: %+v", r.Role.Rules)
+// Each Job runs as its own ServiceAccount, whose Role allows get and
+// update on the Job's result ConfigMap alone; all are the DGDR's.
+func TestWorkerIdentity(t *testing.T) {
+	o, err := Build(goldenSpecs()["sglang-decode-tep16"])
+	if err != nil {
+		t.Fatal(err)
 	}
-	rule := r.Role.Rules[0]
-	if !slices.Equal(rule.Resources, []string{"configmaps"}) || !slices.Equal(rule.Verbs, []string{"create", "get", "update"}) {
-		t.Fatalf("the worker may only create/get/update configmaps, got %+v", rule)
+	name, w := o.Job.Name, o.Worker
+	if got := o.Job.Spec.Template.Spec.ServiceAccountName; got != name {
+		t.Fatalf("the pod runs as %q, want the Job's own ServiceAccount %q", got, name)
 	}
-	if r.RoleBinding.Subjects[0].Name != r.ServiceAccount.Name || r.RoleBinding.RoleRef.Name != r.Role.Name {
-		t.Fatal("the binding must tie the Role to the ServiceAccount")
+	want := []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{name}, Verbs: []string{"get", "update"}}}
+	if !reflect.DeepEqual(w.Role.Rules, want) {
+		t.Fatalf("rules %+v, want only get/update on configmaps/%s", w.Role.Rules, name)
+	}
+	if b := w.RoleBinding; b.RoleRef.Name != name || len(b.Subjects) != 1 || b.Subjects[0].Name != name || b.Subjects[0].Namespace != o.Job.Namespace {
+		t.Fatalf("binding %+v: want Role %s bound to ServiceAccount %s alone", b, name, name)
+	}
+	for _, m := range []metav1.ObjectMeta{w.ServiceAccount.ObjectMeta, w.Role.ObjectMeta, w.RoleBinding.ObjectMeta, w.Result.ObjectMeta} {
+		if m.Name != name || m.Namespace != o.Job.Namespace || !reflect.DeepEqual(m.OwnerReferences, o.Job.OwnerReferences) ||
+			!reflect.DeepEqual(m.Labels, o.Job.Labels) {
+			t.Errorf("%+v: want the Job's name, namespace, labels and owner", m)
+		}
+	}
+	if len(w.Result.Data) != 0 || w.ServiceAccount.AutomountServiceAccountToken == nil || *w.ServiceAccount.AutomountServiceAccountToken {
+		t.Error("the result starts empty and the ServiceAccount mounts no token by default")
 	}
 }
 

@@ -55,7 +55,7 @@ func TestBenchParallelVsSequential(t *testing.T) {
 	for _, par := range []int{0, 1} {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 		d := ex.DeepCopy()
-		d.Name, d.Namespace = "bench-par"+itoa(par), "default"
+		d.Name, d.Namespace = "bench-par"+strconv.Itoa(par), "default"
 		if err := e2e.crc.Create(ctx, d); err != nil {
 			t.Fatal(err)
 		}

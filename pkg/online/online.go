@@ -97,10 +97,9 @@ func (o *Options) validate() error {
 type Measurer struct {
 	opts Options
 
-	mu       sync.Mutex
-	rbacDone bool
-	tasks    map[string]*task // by Job name
-	stats    Stats
+	mu    sync.Mutex
+	tasks map[string]*task // by Job name
+	stats Stats
 }
 
 // Stats count what the measurer did with the API server.

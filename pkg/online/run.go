@@ -73,9 +73,6 @@ func (o *Measurer) run(ctx context.Context, ts []*task) error {
 	if len(ts) == 0 {
 		return nil
 	}
-	if err := o.ensureRBAC(ctx); err != nil {
-		return err
-	}
 	o.mu.Lock()
 	for _, t := range ts {
 		o.tasks[t.name] = t

@@ -186,11 +186,15 @@ func (o *Measurer) schedule(ctx context.Context, ts []*task, snap *snapshot) err
 	return nil
 }
 
-// submit creates the Service (multi-node) and then the Job.
+// submit creates the worker's identity and result, the Service
+// (multi-node) and then the Job.
 func (o *Measurer) submit(ctx context.Context, t *task) error {
 	objs, err := jobs.Build(t.spec)
 	if err != nil {
 		return fmt.Errorf("building job/%s (%s): %w", t.name, t.label(), err)
+	}
+	if err := o.createWorker(ctx, t, objs.Worker); err != nil {
+		return err
 	}
 	ns := o.opts.DGDR.Namespace
 	if objs.Service != nil {
@@ -219,44 +223,25 @@ func (o *Measurer) submit(ctx context.Context, t *task) error {
 	return nil
 }
 
-// ensureRBAC creates the worker's ServiceAccount, Role and RoleBinding once
-// per namespace; existing ones are kept (they are shared by every DGDR).
-func (o *Measurer) ensureRBAC(ctx context.Context) error {
-	o.mu.Lock()
-	done := o.rbacDone
-	o.mu.Unlock()
-	if done {
-		return nil
-	}
-	ns := o.opts.DGDR.Namespace
-	r := jobs.WorkerRBAC(ns)
-	c := o.opts.Client
-	create := func(kind string, f func() error) error {
-		if err := f(); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("creating the profiling worker's %s %s/%s: %w (needs create on %s in the namespace)", kind, ns, jobs.WorkerServiceAccount, err, kind)
+// createWorker creates the Job's ServiceAccount, Role, RoleBinding and
+// empty result ConfigMap; ones left by an earlier run are kept (they are
+// the same, named after the Job).
+func (o *Measurer) createWorker(ctx context.Context, t *task, w jobs.Worker) error {
+	ns, c := o.opts.DGDR.Namespace, o.opts.Client
+	opts := metav1.CreateOptions{}
+	for _, step := range []struct {
+		kind   string
+		create func() error
+	}{
+		{"serviceaccounts", func() error { _, err := c.CoreV1().ServiceAccounts(ns).Create(ctx, w.ServiceAccount, opts); return err }},
+		{"roles", func() error { _, err := c.RbacV1().Roles(ns).Create(ctx, w.Role, opts); return err }},
+		{"rolebindings", func() error { _, err := c.RbacV1().RoleBindings(ns).Create(ctx, w.RoleBinding, opts); return err }},
+		{"configmaps", func() error { _, err := c.CoreV1().ConfigMaps(ns).Create(ctx, w.Result, opts); return err }},
+	} {
+		if err := step.create(); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating %s/%s, the measure container's identity and result for %s: %w (needs create on %s in namespace %s: see docs/rbac.md)",
+				step.kind, t.name, t.label(), err, step.kind, ns)
 		}
-		return nil
 	}
-	if err := create("serviceaccounts", func() error {
-		_, err := c.CoreV1().ServiceAccounts(ns).Create(ctx, r.ServiceAccount, metav1.CreateOptions{})
-		return err
-	}); err != nil {
-		return err
-	}
-	if err := create("roles", func() error {
-		_, err := c.RbacV1().Roles(ns).Create(ctx, r.Role, metav1.CreateOptions{})
-		return err
-	}); err != nil {
-		return err
-	}
-	if err := create("rolebindings", func() error {
-		_, err := c.RbacV1().RoleBindings(ns).Create(ctx, r.RoleBinding, metav1.CreateOptions{})
-		return err
-	}); err != nil {
-		return err
-	}
-	o.mu.Lock()
-	o.rbacDone = true
-	o.mu.Unlock()
 	return nil
 }

@@ -1,6 +1,7 @@
 package online
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -10,7 +11,9 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/jobs"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/workerproto"
 )
 
 func gpuNode(name string, gpus int64, taints ...corev1.Taint) corev1.Node {
@@ -111,4 +114,32 @@ func TestTaskHashIgnoresPort(t *testing.T) {
 
 func createFakeDGDR() *v1alpha1.DynamoGraphDeploymentRequest {
 	return &v1alpha1.DynamoGraphDeploymentRequest{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "default", UID: "u"}}
+}
+
+// The mocker at --time-scale 0.25 runs 4× fast: the measurer reports its
+// TTFT and ITL 4× longer and its throughput 4× lower, in the simulated
+// engine's clock. The fidelity e2e runs in real time (scale 1), where a
+// measurer that forgot the scale would pass; this test holds the rule.
+func TestMeasurerUndoesTheTimeScale(t *testing.T) {
+	m := &Measurer{opts: Options{Template: mockerTemplate(), DGDR: createFakeDGDR()}, tasks: map[string]*task{}}
+	cfg, _ := smallCase.config(t)
+	tp1 := results.Mapping{Kind: "TP", N: 1}
+	pf := m.newTask(jobs.PhasePrefill, tp1, []int{1000}, 0, 0, cfg)
+	pf.result = &workerproto.Result{Prefill: []workerproto.PrefillPoint{{ISL: 1000, TTFTMs: 2}}}
+	dc := m.newTask(jobs.PhaseDecode, tp1, []int{1000}, 100, 2, cfg)
+	dc.result = &workerproto.Result{MaxKVTokens: 7000, Decode: []workerproto.DecodePoint{{ISL: 1000, OSL: 100, Concurrency: 8, ITLMs: 1, ThptPerGPU: 8000}}}
+	m.tasks[pf.name], m.tasks[dc.name] = pf, dc
+	ctx := context.Background()
+	if ttft, err := m.PrefillTTFT(ctx, tp1, 1000); err != nil || ttft != 8 {
+		t.Errorf("TTFT %v (%v), want 2 ms × 4 = 8", ttft, err)
+	}
+	if d, err := m.Decode(ctx, tp1, 1000, 100, 8); err != nil || d.ITLMs != 4 || d.ThptPerGPU != 2000 {
+		t.Errorf("decode %+v (%v), want ITL 1 ms × 4 = 4 and 8000 tokens/s ÷ 4 = 2000", d, err)
+	}
+	tmpl := mockerTemplate()
+	tmpl.Mocker.TimeScale = 1
+	m.opts.Template = tmpl
+	if ttft, _ := m.PrefillTTFT(ctx, tp1, 1000); ttft != 2 {
+		t.Errorf("TTFT %v at scale 1, want the measured 2 ms", ttft)
+	}
 }

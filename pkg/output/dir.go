@@ -58,10 +58,27 @@ func resolveTarget(dir string, follow bool) (string, error) {
 	return abs, nil
 }
 
+// CheckDir makes Write's refusals before the work that produces the
+// outputs (a cluster profile can run for hours): dir may not be a symbolic
+// link unless follow is set, nor a file, nor a directory holding files a
+// profile did not write. A profile from before the marker passes here;
+// Write checks it against the files it writes.
+func CheckDir(dir string, follow bool) error {
+	if dir == "" {
+		return errors.New("output directory is empty; pass --output-dir DIR")
+	}
+	target, err := resolveTarget(dir, follow)
+	if err != nil {
+		return err
+	}
+	return checkReplaceable(dir, target, nil)
+}
+
 // checkReplaceable refuses to replace a directory that holds anything
 // besides our previous profile, listing what it would lose. A directory
 // without our marker but with a profiler_status.yaml is a profile from
-// before the marker: there the files this run writes count as ours.
+// before the marker: there the files this run writes count as ours (nil:
+// not known yet, so it passes).
 func checkReplaceable(dir, target string, writing []string) error {
 	entries, err := os.ReadDir(target)
 	if errors.Is(err, fs.ErrNotExist) || (err == nil && len(entries) == 0) {
@@ -81,6 +98,9 @@ func checkReplaceable(dir, target string, writing []string) error {
 			}
 			return fmt.Errorf("output directory %q is not empty and holds no previous profile (no %s); replacing it would delete: %s; pass a new or empty --output-dir",
 				dir, MarkerFile, strings.Join(capList(names, 20), ", "))
+		}
+		if writing == nil {
+			return nil
 		}
 		ours = writing
 	default:

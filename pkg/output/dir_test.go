@@ -227,3 +227,42 @@ func TestKillBetweenSteps(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckDirBeforeTheWork: CheckDir refuses what Write would refuse,
+// before a (long) profile produces the outputs, and touches nothing.
+func TestCheckDirBeforeTheWork(t *testing.T) {
+	root := t.TempDir()
+	proj := filepath.Join(root, "proj")
+	writeFiles(t, proj, map[string]string{"NOTES.md": "notes", FileStatus: "status: success", MarkerFile: markerHeader + "\npid 1\n" + FileStatus + "\n"})
+	victim := filepath.Join(root, "victim")
+	writeFiles(t, victim, map[string]string{"keep.txt": "x"})
+	link := filepath.Join(root, "link")
+	if err := os.Symlink(victim, link); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(root, "file")
+	writeFiles(t, root, map[string]string{"file": "x"})
+	legacy := filepath.Join(root, "legacy")
+	writeFiles(t, legacy, map[string]string{FileStatus: "status: success", FileResults: "{}"})
+	for _, c := range []struct {
+		dir    string
+		follow bool
+		want   string // "" passes
+	}{
+		{filepath.Join(root, "new"), false, ""},
+		{legacy, false, ""}, // checked against the written files by Write
+		{proj, false, "holds files a profile did not write, which replacing it would delete: NOTES.md;"},
+		{link, false, "is a symbolic link to"},
+		{link, true, "holds no previous profile (no .kubectl-dgdr-output); replacing it would delete: keep.txt;"},
+		{file, false, "exists and is not a directory"},
+		{"", false, "output directory is empty"},
+	} {
+		err := CheckDir(c.dir, c.follow)
+		if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("CheckDir(%q, follow %v) = %v, want %q", c.dir, c.follow, err, c.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "new")); !os.IsNotExist(err) {
+		t.Errorf("CheckDir created the directory: %v", err)
+	}
+}

@@ -35,8 +35,12 @@ type ProfileOptions struct {
 	Out io.Writer
 	// Profiler runs the profile; nil means a Simulation.
 	Profiler Profiler
-	// OutputDir, when set, also gets the local outputs (plots, npz, report).
-	OutputDir string
+	// OutputDir, when set, also gets the local outputs (plots, npz, report),
+	// with profile --local's rules: checked before profiling, replaced only
+	// if it holds nothing but a previous profile, never through a symbolic
+	// link unless FollowSymlinks.
+	OutputDir      string
+	FollowSymlinks bool
 	// Timeout is the profiling deadline; 0 means DefaultSimulationTimeout.
 	Timeout time.Duration
 	// Apply is used when the DGDR has autoApply: true.
@@ -63,6 +67,11 @@ func Profile(ctx context.Context, c *cluster.Clients, name, namespace string, op
 	if done, err := m.load(ctx); done || err != nil {
 		return err
 	}
+	if dir := opts.OutputDir; dir != "" {
+		if err := output.CheckDir(dir, opts.FollowSymlinks); err != nil {
+			return err // before the DGDR changes: nothing to undo
+		}
+	}
 	if err := m.validate(ctx); err != nil {
 		return err
 	}
@@ -80,7 +89,10 @@ func Profile(ctx context.Context, c *cluster.Clients, name, namespace string, op
 	if err != nil {
 		return err
 	}
-	return m.ready(ctx, r, gen)
+	if err := m.ready(ctx, r, gen); err != nil {
+		return err
+	}
+	return m.localErr
 }
 
 // machine is one pass of Profile over one DGDR; each step fills what the
@@ -99,6 +111,9 @@ type machine struct {
 	profiler Profiler
 	mode     string // simulation or online
 	recipe   *output.Recipe
+	// localErr is a failed write of OutputDir: the profile in the cluster
+	// stands, and Profile reports it at the end.
+	localErr error
 }
 
 // load reads the DGDR and says whether there is nothing to profile: a DGDR
@@ -277,9 +292,10 @@ func (m *machine) store(ctx context.Context, r *results.Results) (*runtime.RawEx
 		return nil, m.fail(ctx, v1alpha1.ConditionSpecGenerated, cluster.ReasonGenerationFailed, cluster.EventGenerationFailed, err)
 	}
 	if dir := m.opts.OutputDir; dir != "" {
+		in.FollowSymlinks = m.opts.FollowSymlinks
 		files, err := output.Write(dir, r, in)
 		if err != nil {
-			printf(m.opts.Out, "Warning: writing local outputs to %s: %v", dir, err)
+			m.localErr = fmt.Errorf("the profile is stored in the cluster, but writing its local outputs failed: %w", err)
 		} else {
 			printf(m.opts.Out, "wrote %d files to %s", len(files), dir)
 		}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -23,6 +25,7 @@ import (
 	"github.com/kubectl-dgdr/kubectl-dgdr/internal/clustertest"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cluster"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/output"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profileconfig"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
 )
@@ -234,4 +237,73 @@ func dgdOf(t *testing.T, configWithPlanner string) []byte {
 	}
 	t.Fatalf("no %s in config_with_planner.yaml:\n%s", v1alpha1.DGDKind, configWithPlanner)
 	return nil
+}
+
+// A cluster profile's --output-dir follows profile --local's rules, checked
+// before the DGDR moves: a symbolic link is refused unless FollowSymlinks, a
+// directory with the user's files is refused with the list, and a refusal
+// leaves the DGDR and the files as they were.
+func TestProfileOutputDirSafety(t *testing.T) {
+	root := t.TempDir()
+	victim := filepath.Join(root, "victim")
+	if err := os.Mkdir(victim, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(root, "link")
+	if err := os.Symlink(victim, link); err != nil {
+		t.Fatal(err)
+	}
+	proj := filepath.Join(root, "proj")
+	if err := os.MkdirAll(filepath.Join(proj, "src"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(proj, "src", "main.c"), []byte("int main;"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	profile := func(opts ProfileOptions) (v1alpha1.DynamoGraphDeploymentRequest, error) {
+		d := clustertest.LoadExample(t, "vllm-dense-online.yaml")
+		d.Spec.AutoApply = false
+		c, cl := newFake(t, nil, d, clustertest.GPUNode("h100-0", "NVIDIA-H100-80GB-HBM3", 81559, 8))
+		opts.Simulate = true
+		err := Profile(ctx, cl, d.Name, d.Namespace, opts)
+		var got v1alpha1.DynamoGraphDeploymentRequest
+		if gerr := c.Get(ctx, client.ObjectKeyFromObject(d), &got); gerr != nil {
+			t.Fatal(gerr)
+		}
+		return got, err
+	}
+	for _, c := range []struct {
+		dir, want string
+	}{
+		{link, `is a symbolic link to "` + victim + `"; pass the directory itself, or --follow-symlinks`},
+		{proj, "holds no previous profile (no .kubectl-dgdr-output); replacing it would delete: src;"},
+	} {
+		got, err := profile(ProfileOptions{OutputDir: c.dir})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("--output-dir %s: %v, want %q", c.dir, err, c.want)
+		}
+		if got.Status.State != "" || len(got.Status.Conditions) != 0 {
+			t.Errorf("--output-dir %s: the DGDR moved on a refused directory: %+v", c.dir, got.Status)
+		}
+	}
+	if entries, _ := os.ReadDir(victim); len(entries) != 0 {
+		t.Errorf("the link's target was written: %v", entries)
+	}
+	if b, err := os.ReadFile(filepath.Join(proj, "src", "main.c")); err != nil || string(b) != "int main;" {
+		t.Errorf("the user's file: %q, %v", b, err)
+	}
+
+	got, err := profile(ProfileOptions{OutputDir: link, FollowSymlinks: true})
+	if err != nil || got.Status.State != v1alpha1.StateReady {
+		t.Fatalf("with FollowSymlinks: %v (state %s)", err, got.Status.State)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link was replaced: %v", err)
+	}
+	for _, f := range []string{output.MarkerFile, output.FileStatus} {
+		if _, err := os.Stat(filepath.Join(victim, f)); err != nil {
+			t.Errorf("%s not written where the link points: %v", f, err)
+		}
+	}
 }

@@ -51,7 +51,7 @@ func memStat(pid int) (rss, peak int64) {
 
 // hostileBodies are the attacks of issue 17: 8,000 unknown keys, a 1 MB
 // string, 100,000-deep nesting, a 10 MB body.
-func hostileBodies(b *testing.B) map[string][]byte {
+func hostileBodies(b testing.TB) map[string][]byte {
 	obj := func(model, config string) []byte {
 		return []byte(`{"apiVersion":"nvidia.com/v1alpha1","kind":"DynamoGraphDeploymentRequest","metadata":{"name":"h","namespace":"n"},` +
 			`"spec":{"model":` + strconv.Quote(model) + `,"backend":"vllm","profilingConfig":{"profilerImage":"i","config":` + config + `}}}`)
@@ -184,6 +184,9 @@ func BenchmarkAdmissionAbuse(b *testing.B) {
 		}
 	}()
 	b.ResetTimer()
+	// Where the CPU goes: the server's core and the one the load generator
+	// shares with the attacker.
+	serverCPU0, clientCPU0 := processCPU(pid), processCPU(os.Getpid())
 	var lat []time.Duration
 	var errs int
 	for range b.N {
@@ -193,6 +196,7 @@ func BenchmarkAdmissionAbuse(b *testing.B) {
 	b.StopTimer()
 	close(done)
 	wg.Wait()
+	serverCPU, clientCPU := processCPU(pid)-serverCPU0, processCPU(os.Getpid())-clientCPU0
 	_, hwm := memStat(pid)
 	p99 := pct(lat, 99)
 	fmt.Fprintf(os.Stderr, "abuse: %d s, server pinned %v, GOMEMLIMIT %d MiB, limit %d MiB, hostile rate %d/s (0: back to back)\n",
@@ -205,6 +209,8 @@ func BenchmarkAdmissionAbuse(b *testing.B) {
 		hostileAllowed += t.allowed
 	}
 	fmt.Fprintf(os.Stderr, "server RSS: peak sampled %.1f MiB, VmHWM %.1f MiB\n", float64(peak.Load())/(1<<20), float64(hwm)/(1<<20))
+	fmt.Fprintf(os.Stderr, "CPU busy: server %.0f %% of its core, load generator and attacker %.0f %% of theirs\n",
+		100*serverCPU.Seconds()/float64(secs), 100*clientCPU.Seconds()/float64(secs))
 	b.ReportMetric(p99, "valid-p99-µs")
 	b.ReportMetric(float64(hwm)/(1<<20), "peak-rss-MiB")
 	verdict := "PASS"

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"unicode/utf8"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -40,7 +42,11 @@ func guard(hook http.Handler) http.Handler {
 			http.Error(w, fmt.Sprintf("the AdmissionReview is larger than %d bytes", MaxReviewBytes), http.StatusRequestEntityTooLarge)
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxReviewBytes))
+		// Sized from Content-Length (ReadFrom wants MinRead spare bytes):
+		// no regrowing copies of a large body.
+		read := bytes.NewBuffer(make([]byte, 0, min(max(r.ContentLength, 0), MaxReviewBytes)+bytes.MinRead))
+		_, err := read.ReadFrom(http.MaxBytesReader(w, r.Body, MaxReviewBytes))
+		body := read.Bytes()
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
@@ -51,6 +57,12 @@ func guard(hook http.Handler) http.Handler {
 			return
 		}
 		apiVersion, kind, err := peekTypeMeta(body)
+		if errors.Is(err, errTooDeep) {
+			if e := admission.LocateJSONError(body); e != nil { // names where
+				writeInvalid(w, body, e)
+				return
+			}
+		}
 		switch {
 		case err != nil:
 			http.Error(w, "not an AdmissionReview: "+err.Error(), http.StatusBadRequest)
@@ -58,6 +70,13 @@ func guard(hook http.Handler) http.Handler {
 		case apiVersion != admissionv1.SchemeGroupVersion.String() || kind != "AdmissionReview":
 			http.Error(w, fmt.Sprintf("apiVersion %q, kind %q: this webhook takes only apiVersion admission.k8s.io/v1, kind AdmissionReview", apiVersion, kind),
 				http.StatusBadRequest)
+			return
+		}
+		// Decoding a review costs the one CPU milliseconds per 100 kB, three
+		// times over (envelope, review, object): a config the rules refuse
+		// by its size alone is refused from the bytes.
+		if e := oversizedConfig(body); e != nil {
+			writeInvalid(w, body, e)
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -68,7 +87,7 @@ func guard(hook http.Handler) http.Handler {
 		wh.ServeHTTP(buf, r.WithContext(context.WithValue(r.Context(), decodedKey{}, &decoded)))
 		if !decoded {
 			if e := admission.LocateJSONError(body); e != nil {
-				writeInvalid(w, e)
+				writeInvalid(w, body, e)
 				return
 			}
 		}
@@ -97,16 +116,23 @@ func (b *bufferedWriter) flush() {
 	_, _ = b.ResponseWriter.Write(b.body.Bytes())
 }
 
-// writeInvalid answers a review that did not decode with a 422 Invalid
-// status naming the field; there is no uid to echo.
-func writeInvalid(w http.ResponseWriter, e *field.Error) {
+// writeInvalid refuses a review before it is decoded, with a 422 Invalid
+// status naming the field and the request's uid when the bytes hold one
+// (the API server drops an answer without it).
+func writeInvalid(w http.ResponseWriter, body []byte, e *field.Error) {
 	var se *apierrors.StatusError
 	if !errors.As(admission.InvalidError("", field.ErrorList{e}), &se) {
 		return
 	}
+	var uid types.UID
+	if v, ok := valueAt(body, "request", "uid"); ok {
+		if s, _, ok := plainString(v, 0); ok {
+			uid = types.UID(s)
+		}
+	}
 	ar := admissionv1.AdmissionReview{
 		TypeMeta: metav1.TypeMeta{APIVersion: admissionv1.SchemeGroupVersion.String(), Kind: "AdmissionReview"},
-		Response: &admissionv1.AdmissionResponse{Result: &se.ErrStatus},
+		Response: &admissionv1.AdmissionResponse{UID: uid, Result: &se.ErrStatus},
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(ar)
@@ -172,7 +198,7 @@ func peekTypeMeta(b []byte) (apiVersion, kind string, err error) {
 		isV, isK := bytes.EqualFold(key, []byte("apiVersion")), bytes.EqualFold(key, []byte("kind"))
 		if isV || isK {
 			val, next, ok := plainString(b, i)
-			if !ok {
+			if !ok || !utf8.Valid(val) {
 				return "", "", fmt.Errorf("%s is not a plain string", key)
 			}
 			if (isV && seenV) || (isK && seenK) {
@@ -184,8 +210,8 @@ func peekTypeMeta(b []byte) (apiVersion, kind string, err error) {
 				kind, seenK = string(val), true
 			}
 			i = next
-		} else if i, ok = skipValue(b, i); !ok {
-			return "", "", errors.New("malformed JSON value")
+		} else if i, err = skipValue(b, i, admission.MaxObjectDepth-1); err != nil {
+			return "", "", err
 		}
 		i = skipSpace(b, i)
 		switch {
@@ -223,9 +249,12 @@ func plainString(b []byte, i int) ([]byte, int, bool) {
 	return s, i + end + 2, true
 }
 
+// errTooDeep: a review nests beyond admission.MaxObjectDepth.
+var errTooDeep = fmt.Errorf("nested more than %d levels deep", admission.MaxObjectDepth)
+
 // skipValue steps over one JSON value at b[i]: strings with their escapes,
-// and objects and lists by bracket depth.
-func skipValue(b []byte, i int) (int, bool) {
+// and objects and lists by bracket depth, up to maxDepth levels.
+func skipValue(b []byte, i, maxDepth int) (int, error) {
 	depth := 0
 	for i < len(b) {
 		switch c := b[i]; c {
@@ -238,26 +267,81 @@ func skipValue(b []byte, i int) (int, bool) {
 				i++
 			}
 			if i >= len(b) {
-				return i, false
+				return i, errMalformed
 			}
 			i++
 		case '{', '[':
-			depth++
+			if depth++; depth > maxDepth {
+				return i, errTooDeep
+			}
 			i++
 		case '}', ']':
 			if depth == 0 {
-				return i, true // the end of the enclosing object
+				return i, nil // the end of the enclosing object
 			}
 			depth--
 			i++
 		case ',':
 			if depth == 0 {
-				return i, true
+				return i, nil
 			}
 			i++
 		default:
 			i++
 		}
 	}
-	return i, depth == 0
+	if depth != 0 {
+		return i, errMalformed
+	}
+	return i, nil
+}
+
+var errMalformed = errors.New("malformed JSON value")
+
+// valueAt finds the value at the path of object keys by skipping, not
+// decoding; false when a step is missing or not plainly written (the
+// decoder then has the last word).
+func valueAt(b []byte, keys ...string) ([]byte, bool) {
+	i := skipSpace(b, 0)
+	for _, key := range keys {
+		if i >= len(b) || b[i] != '{' {
+			return nil, false
+		}
+		i++
+		for {
+			k, next, ok := plainString(b, skipSpace(b, i))
+			if !ok {
+				return nil, false
+			}
+			if i = skipSpace(b, next); i >= len(b) || b[i] != ':' {
+				return nil, false
+			}
+			i = skipSpace(b, i+1)
+			if string(k) == key {
+				break
+			}
+			var err error
+			if i, err = skipValue(b, i, admission.MaxObjectDepth); err != nil {
+				return nil, false
+			}
+			if i = skipSpace(b, i); i >= len(b) || b[i] != ',' {
+				return nil, false
+			}
+			i++
+		}
+	}
+	end, err := skipValue(b, i, admission.MaxObjectDepth)
+	if err != nil {
+		return nil, false
+	}
+	return bytes.TrimRight(b[i:end], " \t\r\n"), true
+}
+
+// oversizedConfig refuses request.object's config beyond the rules' size
+// cap, from the bytes.
+func oversizedConfig(body []byte) *field.Error {
+	if v, ok := valueAt(body, "request", "object", "spec", "profilingConfig", "config"); ok {
+		return admission.CheckConfigSize(len(v))
+	}
+	return nil
 }

@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
+
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/admission"
 )
 
 // guarded returns both handlers behind the envelope guard, as the server
@@ -94,10 +97,23 @@ func TestUndecodableObjectNamed(t *testing.T) {
 // object it accepts, and never panics.
 func FuzzPeekTypeMeta(f *testing.F) {
 	for _, s := range []string{`{"apiVersion":"a","kind":"b"}`, `{"request":{"kind":"x","a":[1,"]"]},"kind":"k"}`,
-		`{"a":"\"}","apiVersion":"v"}`, `{}`, `{"kind":1}`, `{"kind":"a","Kind":"b"}`, ` {"x":{"y":{}} , "kind" : "z" } `} {
+		`{"a":"\"}","apiVersion":"v"}`, `{}`, `{"kind":1}`, `{"kind":"a","Kind":"b"}`, ` {"x":{"y":{}} , "kind" : "z" } `,
+		`{"request":{"x":[{"uid":1}],"uid":"u-1"}}`, `{"request":{"uid":{"a":[1,2]} }}`, `{"request":[{"uid":"u"}]}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// valueAt finds what encoding/json finds, where keys are unique.
+		if at, ok := valueAt(b, "request", "uid"); ok && json.Valid(b) {
+			var std struct {
+				Request map[string]json.RawMessage `json:"request"`
+			}
+			if err := json.Unmarshal(b, &std); err == nil && !hasDuplicateKey(b) {
+				var want, got any
+				if json.Unmarshal(std.Request["uid"], &want) != nil || json.Unmarshal(at, &got) != nil || !reflect.DeepEqual(want, got) {
+					t.Fatalf("%q: valueAt request.uid %q, encoding/json %q", b, at, std.Request["uid"])
+				}
+			}
+		}
 		v, k, err := peekTypeMeta(b)
 		if err != nil || !json.Valid(b) {
 			return
@@ -110,4 +126,57 @@ func FuzzPeekTypeMeta(f *testing.F) {
 			t.Fatalf("%q: peek %q %q, encoding/json %q %q", b, v, k, std.APIVersion, std.Kind)
 		}
 	})
+}
+
+// hasDuplicateKey reports whether some object in b repeats a key.
+func hasDuplicateKey(b []byte) bool {
+	return admission.LocateJSONError(b) != nil
+}
+
+// A review whose config is over the size cap (8,000 unknown keys, 180 kB)
+// or that nests past the depth bound is refused from its bytes, before the
+// three decodes that made it cost milliseconds of the pod's one CPU: the
+// answer names the field and echoes the uid (the API server drops an
+// answer without it), and the work is a fixed handful of allocations.
+func TestHostileReviewRefusedBeforeDecoding(t *testing.T) {
+	bodies := hostileBodies(t)
+	mutate, validate := guarded()
+	for name, want := range map[string]string{
+		"8000-keys":   `spec.profilingConfig.config: Invalid value: \"\u003c`,
+		"100k-nested": `nested more than 512 levels deep`,
+	} {
+		for _, h := range []http.Handler{mutate, validate} {
+			code, reply := postRaw(h, bodies[name])
+			if code != http.StatusOK || strings.Contains(reply, `"allowed":true`) || !strings.Contains(reply, want) ||
+				!strings.Contains(reply, `"uid":"uid-CREATE"`) {
+				t.Errorf("%s: %d %.600s\nwant refused with %q and the uid", name, code, reply, want)
+			}
+		}
+	}
+	allocs := testing.AllocsPerRun(5, func() { postRaw(validate, bodies["8000-keys"]) })
+	if allocs > 100 {
+		t.Errorf("refusing the 8,000-key review made %.0f allocations; decoding it makes about 200", allocs)
+	}
+}
+
+func TestValueAt(t *testing.T) {
+	b := []byte(` {"kind":"AdmissionReview", "request" : {"uid":"u-1","object":{"spec":{"profilingConfig":{"config": {"sla":{"isl":1}} }}}}}`)
+	for _, tc := range []struct {
+		keys []string
+		want string
+		ok   bool
+	}{
+		{[]string{"request", "uid"}, `"u-1"`, true},
+		{[]string{"request", "object", "spec", "profilingConfig", "config"}, `{"sla":{"isl":1}}`, true},
+		{[]string{"request", "oldObject"}, "", false},
+		{[]string{"kind", "x"}, "", false},
+	} {
+		got, ok := valueAt(b, tc.keys...)
+		if ok != tc.ok || string(got) != tc.want {
+			t.Errorf("valueAt(%v) = %q, %v; want %q, %v", tc.keys, got, ok, tc.want, tc.ok)
+		}
+	}
+	if _, ok := valueAt([]byte(`{"requ\u0065st":{"uid":"u"}}`), "request", "uid"); ok {
+		t.Error("an escaped key was read as plain: the decoder must decide")
+	}
 }

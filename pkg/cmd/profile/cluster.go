@@ -95,7 +95,7 @@ func (o *Options) runCluster(ctx context.Context) error {
 		opts.Out = nil
 	}
 	if o.changed["output-dir"] {
-		opts.OutputDir = o.OutputDir
+		opts.OutputDir, opts.FollowSymlinks = o.OutputDir, o.FollowSymlinks
 	}
 	if err := profilerun.Profile(ctx, c, o.Name, ns, opts); err != nil {
 		return util.TranslateError(err, target)
