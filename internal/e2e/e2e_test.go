@@ -354,24 +354,31 @@ func TestForbidden(t *testing.T) {
 		t.Fatalf("forbidden create: %s", r)
 	}
 
-	b, err := os.ReadFile(filepath.Join(s.root, "manifests", "rbac", "plugin-user", "clusterrole.yaml"))
-	if err != nil {
-		t.Fatal(err)
+	// Bound as docs/rbac.md says: the namespaced role with a RoleBinding,
+	// the read-only cluster role (nodes, pods) with a ClusterRoleBinding.
+	subject := []rbacv1.Subject{{Kind: "ServiceAccount", Name: "limited", Namespace: ns}}
+	for _, f := range []string{"clusterrole.yaml", "clusterrole-cluster.yaml"} {
+		b, err := os.ReadFile(filepath.Join(s.root, "manifests", "rbac", "plugin-user", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var role rbacv1.ClusterRole
+		if err := yaml.Unmarshal(b, &role); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.client.Create(ctx, &role); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+		ref := rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role.Name}
+		var binding client.Object = &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "limited-dgdr", Namespace: ns}, RoleRef: ref, Subjects: subject}
+		if f == "clusterrole-cluster.yaml" {
+			binding = &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "limited-dgdr-cluster"}, RoleRef: ref, Subjects: subject}
+		}
+		if err := s.client.Create(ctx, binding); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.client.Delete(ctx, binding) })
 	}
-	var role rbacv1.ClusterRole
-	if err := yaml.Unmarshal(b, &role); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.client.Create(ctx, &role); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
-	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "limited-dgdr"},
-		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role.Name},
-		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "limited", Namespace: ns}}}
-	if err := s.client.Create(ctx, binding); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.client.Delete(ctx, binding) })
 	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
 		return kdgdrAs(t, path, "status").code == 0, nil
 	})

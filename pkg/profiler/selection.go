@@ -93,7 +93,7 @@ func Select(r *results.Results, log *Logger) error {
 	log.Infof("%s", results.SuggestedLine("prefill", "TTFT", r.Selection.Prefill))
 	log.Infof("Suggested prefill parallel mapping: %s on %d GPU(s) (TTFT %.2f ms, throughput %.2f tokens/s/GPU)",
 		p.Mapping.Label(), p.Mapping.N, p.TTFTMs, p.ThptPerGPU)
-	fp, fd := r.FrontierLines()
+	fp, _ := r.FrontierLines() // the decode line needs the decode choice below
 	if fp != "" {
 		log.Infof("%s", fp)
 	}
@@ -117,7 +117,7 @@ func Select(r *results.Results, log *Logger) error {
 	log.Infof("%s", results.SuggestedLine("decode", "ITL", c))
 	log.Infof("Suggested decode parallel mapping: %s on %d GPU(s) (ITL %.2f ms, throughput %.2f tokens/s/GPU)",
 		c.Mapping.Label(), c.Mapping.N, c.LatencyMs, c.ThptPerGPU)
-	_, fd = r.FrontierLines()
+	_, fd := r.FrontierLines()
 	if fd != "" {
 		log.Infof("%s", fd)
 	}
