@@ -484,10 +484,18 @@ func (e *Estimator) PrefillTTFT(m Mapping, isl int) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if isl < 1 || isl > 1<<22 {
-		return 0, fmt.Errorf("isl %d is out of range: use 1 to %d tokens", isl, 1<<22)
+	if err := checkISL(isl); err != nil {
+		return 0, err
 	}
 	return e.prefill(m, isl, 0), nil
+}
+
+// checkISL validates a prompt length.
+func checkISL(isl int) error {
+	if isl < 1 || isl > 1<<22 {
+		return fmt.Errorf("isl %d is out of range: use 1 to %d tokens", isl, 1<<22)
+	}
+	return nil
 }
 
 // prefill is TTFT for isl new tokens after prefix cached tokens.
@@ -529,8 +537,8 @@ func (e *Estimator) EagerPrefillLayers(m Mapping, isl int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if isl < 1 || isl > 1<<22 {
-		return 0, fmt.Errorf("isl %d is out of range: use 1 to %d tokens", isl, 1<<22)
+	if err := checkISL(isl); err != nil {
+		return 0, err
 	}
 	return e.eagerPrefillLayers(m, isl), nil
 }
@@ -542,8 +550,8 @@ func (e *Estimator) PrefillTTFTWithPrefix(m Mapping, isl, prefix int) (float64, 
 	if err != nil {
 		return 0, err
 	}
-	if isl < 1 || isl > 1<<22 {
-		return 0, fmt.Errorf("isl %d is out of range: use 1 to %d tokens", isl, 1<<22)
+	if err := checkISL(isl); err != nil {
+		return 0, err
 	}
 	if prefix < 0 || prefix > 1<<22 {
 		return 0, fmt.Errorf("prefix %d is out of range: use 0 to %d tokens", prefix, 1<<22)

@@ -154,24 +154,10 @@ func TestExpertOnlyQuantWeights(t *testing.T) {
 // Above the largest captured CUDA graph a decode step launches its layers
 // one by one: SGLang captures 256 sequences below TP 4 on H200, vLLM 512.
 func TestCUDAGraphLimit(t *testing.T) {
-	co := DefaultCoefficients()
-	for b, v := range co.Backends {
-		v.EagerLayerUs = 10
-		co.Backends[b] = v
-	}
 	md, _ := LookupModel("meta-llama/Llama-3.1-8B")
 	sys, _ := LookupSystem("h200_sxm")
 	itl := func(be string, eager float64, c int) float64 {
-		cc := co.Clone()
-		for b, v := range cc.Backends {
-			v.EagerLayerUs = eager
-			cc.Backends[b] = v
-		}
-		e, err := New(md, sys, Options{Backend: be, Coefficients: cc})
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, _ := e.DecodeITL(NewMapping("TP", 1), c, 2048)
+		v, _ := eagerEstimator(t, be, eager).DecodeITL(NewMapping("TP", 1), c, 2048)
 		return v
 	}
 	for _, c := range []struct {
@@ -196,6 +182,24 @@ func TestCUDAGraphLimit(t *testing.T) {
 	}
 }
 
+// eagerEstimator is Llama-3.1-8B on H200 with every backend's eager launch
+// cost per layer set to eagerUs.
+func eagerEstimator(t *testing.T, backend string, eagerUs float64) *Estimator {
+	t.Helper()
+	co := DefaultCoefficients()
+	for b, v := range co.Backends {
+		v.EagerLayerUs = eagerUs
+		co.Backends[b] = v
+	}
+	md, _ := LookupModel("meta-llama/Llama-3.1-8B")
+	sys, _ := LookupSystem("h200_sxm")
+	e, err := New(md, sys, Options{Backend: backend, Coefficients: co})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
 // A prefill step outside the CUDA graphs pays the same per-layer launch
 // cost: vLLM replays graphs for steps of up to 512 tokens, SGLang and
 // TensorRT-LLM only for decode. Hand-computed for Llama-3.1-8B (32 layers)
@@ -204,16 +208,7 @@ func TestEagerPrefillLaunches(t *testing.T) {
 	md, _ := LookupModel("meta-llama/Llama-3.1-8B")
 	sys, _ := LookupSystem("h200_sxm")
 	ttft := func(be string, eager float64, isl int) float64 {
-		co := DefaultCoefficients()
-		for b, v := range co.Backends {
-			v.EagerLayerUs = eager
-			co.Backends[b] = v
-		}
-		e, err := New(md, sys, Options{Backend: be, Coefficients: co})
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := e.PrefillTTFT(NewMapping("TP", 1), isl)
+		v, err := eagerEstimator(t, be, eager).PrefillTTFT(NewMapping("TP", 1), isl)
 		if err != nil {
 			t.Fatal(err)
 		}
