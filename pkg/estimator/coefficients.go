@@ -17,13 +17,15 @@ type BackendCoefficients struct {
 	// engine's custom all-reduce kernel.
 	ARLatencyScale float64
 	// EagerLayerUs is the launch cost per layer of a decode step whose
-	// batch exceeds the engine's largest captured CUDA graph.
+	// batch exceeds the engine's largest captured CUDA graph, and of a
+	// prefill step the engine runs outside its graphs.
 	EagerLayerUs float64
 	// QueueGain, BurstGain, QueueStepGain, MixGain and BenchClientMs only
 	// map the estimator onto AI Configurator's closed-loop benchmark rows
 	// for calibration: TTFT queueing behind other prefills (in steady state,
-	// in synchronised bursts, behind the running step), prefill work
-	// interleaved into decode steps, and the benchmark harness's own fixed
+	// in synchronised bursts, behind the running step), the prefill work of
+	// other requests that lands in a request's decode phase (its duty cycle
+	// times MixGain), and the benchmark harness's own fixed
 	// cost per request. The profiler's questions do not use them.
 	QueueGain, BurstGain, QueueStepGain, MixGain float64
 	BenchClientMs                                float64
@@ -43,7 +45,9 @@ type Coefficients struct {
 	// fixed at 1 so that time never falls as m grows.
 	GemmEffMax, GemmMHalf, GemmFloorUs float64
 	ComputeScale                       float64
-	// FP8Eff and FP4Eff scale the low-precision peak (quantisation cost).
+	// FP8Eff and FP4Eff scale the low-precision peak: the share of its
+	// peak an FP8 (FP4) GEMM keeps relative to a BF16 one. FP8Eff is set
+	// from kernel microbenchmarks, FP4Eff fitted where rows inform it.
 	FP8Eff, FP4Eff float64
 	// BlackwellComputeScale is Blackwell's achieved share of its datasheet
 	// peak relative to Hopper's (the GEMM curve was measured on H100).

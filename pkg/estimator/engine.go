@@ -16,6 +16,9 @@ type engineConfig struct {
 	// graphBatch is the largest decode batch per rank replayed from a
 	// captured CUDA graph; larger batches launch every kernel from Python.
 	graphBatch int
+	// prefillGraphTokens is the largest step with prompt tokens replayed
+	// from a captured graph; 0 when the engine captures decode-only steps.
+	prefillGraphTokens int
 }
 
 // engine returns the defaults of the estimator's backend on its GPU for a
@@ -37,7 +40,8 @@ func (e *Estimator) engineDefaults(m Mapping) engineConfig {
 		// tensorrt_llm/llmapi/llm_args.py: max_num_tokens 8192,
 		// KvCacheConfig.tokens_per_block 32, and CudaGraphConfig's
 		// max_batch_size of 128 when none is given
-		// (validate_cuda_graph_config).
+		// (validate_cuda_graph_config). The PyTorch model engine replays
+		// graphs for generation-only batches: context steps run eagerly.
 		return engineConfig{batchTokens: 8192, maxSeqs: 2048, blockTokens: 32, graphBatch: 128}
 	default:
 		return vllmConfig(&e.sys)
@@ -48,17 +52,21 @@ func (e *Estimator) engineDefaults(m Mapping) engineConfig {
 // for the OpenAI server: GPUs with at least 70 GiB other than A100 get
 // max_num_batched_tokens 8192 and max_num_seqs 1024, the rest 2048 and 256.
 // CacheConfig.block_size is 16 on CUDA, and vllm/config/compilation.py caps
-// the captured sizes at min(2·max_num_seqs, 512).
+// the captured sizes at min(2·max_num_seqs, 512). The V1 model runner
+// picks a graph by the step's scheduled tokens, prompt tokens included, so
+// a prefill step of up to 512 tokens replays a graph too.
 func vllmConfig(s *System) engineConfig {
 	if s.UsableGiB >= 70 && s.Generation != "ampere" {
-		return engineConfig{batchTokens: 8192, maxSeqs: 1024, blockTokens: 16, graphBatch: 512}
+		return engineConfig{batchTokens: 8192, maxSeqs: 1024, blockTokens: 16, graphBatch: 512, prefillGraphTokens: 512}
 	}
-	return engineConfig{batchTokens: 2048, maxSeqs: 256, blockTokens: 16, graphBatch: 512}
+	return engineConfig{batchTokens: 2048, maxSeqs: 256, blockTokens: 16, graphBatch: 512, prefillGraphTokens: 512}
 }
 
 // sglangConfig follows python/sglang/srt/server_args.py
 // _handle_gpu_memory_settings: chunked_prefill_size and cuda_graph_max_bs
-// by the GPU's memory (nvidia-smi MiB) and TP; page_size is 1.
+// by the GPU's memory (nvidia-smi MiB) and TP; page_size is 1. Its graphs
+// are decode batches (the piecewise prefill graph is opt-in), so every
+// prefill (extend) step runs eagerly.
 func sglangConfig(memMiB, tp int) engineConfig {
 	c := engineConfig{blockTokens: 1}
 	small := tp < 4

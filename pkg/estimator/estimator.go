@@ -476,17 +476,26 @@ const maxChunk = 32768
 // PrefillTTFT is the time to first token of one request of isl new tokens,
 // batch 1 per attention-DP rank, empty cache, chunked at 32768 tokens, as
 // the engine serves it: each chunk is one engine step (its fixed cost plus
-// the forward pass). A benchmark client's own costs (HTTP, tokenising on
+// the forward pass, plus the host's kernel launches when the step runs
+// outside the CUDA graphs). A benchmark client's own costs (HTTP, tokenising on
 // its side) are not part of it; ACCURACY.md reports them per data source.
 func (e *Estimator) PrefillTTFT(m Mapping, isl int) (float64, error) {
 	m, err := e.CheckMapping(m)
 	if err != nil {
 		return 0, err
 	}
-	if isl < 1 || isl > 1<<22 {
-		return 0, fmt.Errorf("isl %d is out of range: use 1 to %d tokens", isl, 1<<22)
+	if err := checkISL(isl); err != nil {
+		return 0, err
 	}
 	return e.prefill(m, isl, 0), nil
+}
+
+// checkISL validates a prompt length.
+func checkISL(isl int) error {
+	if isl < 1 || isl > 1<<22 {
+		return fmt.Errorf("isl %d is out of range: use 1 to %d tokens", isl, 1<<22)
+	}
+	return nil
 }
 
 // prefill is TTFT for isl new tokens after prefix cached tokens.
@@ -502,7 +511,36 @@ func (e *Estimator) prefill(m Mapping, isl, prefix int) float64 {
 		us += e.forward(m, stepSpec{x: float64(x), prefix: float64(prefix + done), logits: logits})
 		steps++
 	}
+	us += float64(e.eagerPrefillLayers(m, isl)) * e.be.EagerLayerUs
 	return float64(steps)*e.stepOverheadMs(m) + us/1000
+}
+
+// eagerPrefillLayers counts the layers of a prefill of isl new tokens that
+// run outside the captured CUDA graphs: each such layer pays the same
+// host launch cost as a decode step beyond the graphs (EagerLayerUs).
+func (e *Estimator) eagerPrefillLayers(m Mapping, isl int) int {
+	limit := e.engine(m).prefillGraphTokens
+	steps := 0
+	for done := 0; done < isl; done += maxChunk {
+		if min(isl-done, maxChunk) > limit {
+			steps++
+		}
+	}
+	return steps * e.model.Layers
+}
+
+// EagerPrefillLayers is how many layers of a prefill of isl new tokens the
+// engine launches outside its CUDA graphs (calibration separates this
+// cost from the forward pass).
+func (e *Estimator) EagerPrefillLayers(m Mapping, isl int) (int, error) {
+	m, err := e.CheckMapping(m)
+	if err != nil {
+		return 0, err
+	}
+	if err := checkISL(isl); err != nil {
+		return 0, err
+	}
+	return e.eagerPrefillLayers(m, isl), nil
 }
 
 // PrefillTTFTWithPrefix is PrefillTTFT when prefix tokens are already
@@ -512,8 +550,8 @@ func (e *Estimator) PrefillTTFTWithPrefix(m Mapping, isl, prefix int) (float64, 
 	if err != nil {
 		return 0, err
 	}
-	if isl < 1 || isl > 1<<22 {
-		return 0, fmt.Errorf("isl %d is out of range: use 1 to %d tokens", isl, 1<<22)
+	if err := checkISL(isl); err != nil {
+		return 0, err
 	}
 	if prefix < 0 || prefix > 1<<22 {
 		return 0, fmt.Errorf("prefix %d is out of range: use 0 to %d tokens", prefix, 1<<22)

@@ -154,24 +154,10 @@ func TestExpertOnlyQuantWeights(t *testing.T) {
 // Above the largest captured CUDA graph a decode step launches its layers
 // one by one: SGLang captures 256 sequences below TP 4 on H200, vLLM 512.
 func TestCUDAGraphLimit(t *testing.T) {
-	co := DefaultCoefficients()
-	for b, v := range co.Backends {
-		v.EagerLayerUs = 10
-		co.Backends[b] = v
-	}
 	md, _ := LookupModel("meta-llama/Llama-3.1-8B")
 	sys, _ := LookupSystem("h200_sxm")
 	itl := func(be string, eager float64, c int) float64 {
-		cc := co.Clone()
-		for b, v := range cc.Backends {
-			v.EagerLayerUs = eager
-			cc.Backends[b] = v
-		}
-		e, err := New(md, sys, Options{Backend: be, Coefficients: cc})
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, _ := e.DecodeITL(NewMapping("TP", 1), c, 2048)
+		v, _ := eagerEstimator(t, be, eager).DecodeITL(NewMapping("TP", 1), c, 2048)
 		return v
 	}
 	for _, c := range []struct {
@@ -193,6 +179,63 @@ func TestCUDAGraphLimit(t *testing.T) {
 	// the launches and vLLM does not.
 	if s, v := itl("sglang", 10, 300), itl("vllm", 10, 300); !(s > v) {
 		t.Errorf("SGLang %g ms vs vLLM %g ms at 300 sequences on H200 TP1", s, v)
+	}
+}
+
+// eagerEstimator is Llama-3.1-8B on H200 with every backend's eager launch
+// cost per layer set to eagerUs.
+func eagerEstimator(t *testing.T, backend string, eagerUs float64) *Estimator {
+	t.Helper()
+	co := DefaultCoefficients()
+	for b, v := range co.Backends {
+		v.EagerLayerUs = eagerUs
+		co.Backends[b] = v
+	}
+	md, _ := LookupModel("meta-llama/Llama-3.1-8B")
+	sys, _ := LookupSystem("h200_sxm")
+	e, err := New(md, sys, Options{Backend: backend, Coefficients: co})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// A prefill step outside the CUDA graphs pays the same per-layer launch
+// cost: vLLM replays graphs for steps of up to 512 tokens, SGLang and
+// TensorRT-LLM only for decode. Hand-computed for Llama-3.1-8B (32 layers)
+// at 10 µs a layer: 0.32 ms per eager step.
+func TestEagerPrefillLaunches(t *testing.T) {
+	md, _ := LookupModel("meta-llama/Llama-3.1-8B")
+	sys, _ := LookupSystem("h200_sxm")
+	ttft := func(be string, eager float64, isl int) float64 {
+		v, err := eagerEstimator(t, be, eager).PrefillTTFT(NewMapping("TP", 1), isl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	m := NewMapping("TP", 1)
+	for _, c := range []struct {
+		backend string
+		isl     int
+		layers  int
+	}{
+		{"vllm", 512, 0}, {"vllm", 513, 32}, {"vllm", 40000, 64}, // 32768 + 7232 tokens: both chunks above 512
+		{"vllm", 32769, 32}, // the 1-token second chunk replays a graph
+		{"sglang", 1, 32}, {"trtllm", 128, 32}, {"sglang", 40000, 64},
+	} {
+		e, _ := New(md, sys, Options{Backend: c.backend})
+		got, err := e.EagerPrefillLayers(m, c.isl)
+		if err != nil || got != c.layers {
+			t.Errorf("%s isl %d: %d eager layers (%v), want %d", c.backend, c.isl, got, err, c.layers)
+		}
+		if d := ttft(c.backend, 10, c.isl) - ttft(c.backend, 0, c.isl); !near(d, float64(c.layers)*10/1000, 1e-9) && !(c.layers == 0 && d == 0) {
+			t.Errorf("%s isl %d: %g ms of launches, want %d layers × 10 µs", c.backend, c.isl, d, c.layers)
+		}
+	}
+	e, _ := New(md, sys, Options{Backend: "vllm"})
+	if _, err := e.EagerPrefillLayers(m, 0); err == nil || !strings.Contains(err.Error(), "isl 0") {
+		t.Errorf("isl 0: %v, want an error naming it", err)
 	}
 }
 

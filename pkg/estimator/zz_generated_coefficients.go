@@ -5,7 +5,7 @@ package estimator
 // fittedCoefficients were fitted on ../shared/data/groundtruth.
 var fittedCoefficients = &Coefficients{
 	GemmEffMax: 0.6351724914444606, GemmMHalf: 93.18588571683419, GemmFloorUs: 3.7992254335340494,
-	ComputeScale: 1.0507378408009331, FP8Eff: 1, FP4Eff: 0.6815202954888939, BlackwellComputeScale: 1.1, BWEff: 0.8997353713085267, ElemUs: 3,
+	ComputeScale: 1.2804729671478297, FP8Eff: 0.7992343998929357, FP4Eff: 0.8519619917806843, BlackwellComputeScale: 1.1, BWEff: 0.869651466721889, ElemUs: 3,
 	AttnPrefillEffMax: 0.7322427418457417, AttnPrefillSHalf: 1420.8973005828457, AttnPrefillHill: 1.933457438774476,
 	AttnDecodeBWEff: 0.9514070869973399, AttnDecodeFloorUs: 20.943317256336154,
 	AllReduce: map[string]AllReduceFit{
@@ -13,22 +13,22 @@ var fittedCoefficients = &Coefficients{
 		"h100": {LatencyUs: [3]float64{16.61995358008341, 30.61277885061998, 28.584610354338494}, BusGBs: [3]float64{282.10352900852337, 379.5516283219639, 338.89336316170204}},
 	},
 	Backends: map[string]BackendCoefficients{
-		"sglang": {StepMs: 0.755811499149078, StepTPMs: 0, PerSeqLayerUs: 0.48225728347202573, ARLatencyScale: 0.2, EagerLayerUs: 71.20048154536946, QueueGain: 0.5733483031470673, BurstGain: 0.25020179830689115, QueueStepGain: 0, MixGain: 0.5199664359268811, BenchClientMs: 193.40210894963494},
-		"trtllm": {StepMs: 0, StepTPMs: 0.008954621286481768, PerSeqLayerUs: 0.48225728347202573, ARLatencyScale: 0.2, EagerLayerUs: 71.20048154536946, QueueGain: 0.5733483031470673, BurstGain: 0.07627730686595395, QueueStepGain: 0, MixGain: 0.9753295206014926, BenchClientMs: 40.98069055003998},
-		"vllm":   {StepMs: 0.755811499149078, StepTPMs: 0, PerSeqLayerUs: 0.48225728347202573, ARLatencyScale: 0.2, EagerLayerUs: 71.20048154536946, QueueGain: 0.5733483031470673, BurstGain: 0.04064495738683071, QueueStepGain: 0, MixGain: 0.5199664359268811, BenchClientMs: 12.815747202001559},
+		"sglang": {StepMs: 0.5943483711627014, StepTPMs: 0, PerSeqLayerUs: 0.3511758272703504, ARLatencyScale: 0.2433007387644566, EagerLayerUs: 95.40540120619889, QueueGain: 0.888542666477809, BurstGain: 0.07621235525932835, QueueStepGain: 0, MixGain: 0.594846947515348, BenchClientMs: 4.824728544718755},
+		"trtllm": {StepMs: 0, StepTPMs: 0, PerSeqLayerUs: 0.3511758272703504, ARLatencyScale: 0.2433007387644566, EagerLayerUs: 95.40540120619889, QueueGain: 0.888542666477809, BurstGain: 0.06570173818009944, QueueStepGain: 0, MixGain: 1.0211978513930076, BenchClientMs: 44.93810389593127},
+		"vllm":   {StepMs: 0.5943483711627014, StepTPMs: 0, PerSeqLayerUs: 0.3511758272703504, ARLatencyScale: 0.2433007387644566, EagerLayerUs: 95.40540120619889, QueueGain: 0.888542666477809, BurstGain: 0.07621235525932835, QueueStepGain: 0, MixGain: 0.594846947515348, BenchClientMs: 4.824728544718755},
 	},
 	GenerationStepMs: map[string]float64{
-		"sglang/blackwell": 0.7810230550782566,
+		"sglang/blackwell": 0.6517471627790735,
 		"trtllm/blackwell": 0,
-		"vllm/blackwell":   0.7810230550782566,
+		"vllm/blackwell":   0.6517471627790735,
 	},
 	MoEScale: map[string]float64{
-		"sglang/fp4": 1.4780035738444954,
-		"sglang/fp8": 1.2593211316175088,
-		"trtllm/fp4": 0.9966496096804548,
-		"trtllm/fp8": 0.9352883157653117,
-		"vllm/fp4":   0.8397370951067792,
-		"vllm/fp8":   2.677265576811661,
+		"sglang/fp4": 1.448205066130692,
+		"sglang/fp8": 1.2353263385015074,
+		"trtllm/fp4": 0.9693716618605028,
+		"trtllm/fp8": 0.8572851375063457,
+		"vllm/fp4":   0.861090332890438,
+		"vllm/fp8":   2.5768395857059736,
 	},
-	SyncClientMs: 8.471040228694006, HarnessMs: 54.51047148357933,
+	SyncClientMs: 8.587831896950403, HarnessMs: 44.199617362262885,
 }

@@ -432,9 +432,14 @@ func maxGEMMShare(dir string) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
+	return bestGEMMShare(gemm), nil
+}
+
+// bestGEMMShare is the highest share of the FP8 peak among gemm.
+func bestGEMMShare(gemm []gemmPoint) float64 {
 	best := 0.0
 	for _, g := range gemm {
 		best = math.Max(best, 2*g.m*g.k*g.n/(g.us*gemmFilePeak))
 	}
-	return best, nil
+	return best
 }
