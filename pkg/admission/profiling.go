@@ -9,6 +9,7 @@ import (
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/estimator"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/images"
 	pc "github.com/kubectl-dgdr/kubectl-dgdr/pkg/profileconfig"
 )
 
@@ -176,33 +177,23 @@ func fillSLA(cfg *pc.Config, o ProfilingOptions, warn func(string, ...any), set 
 	return nil
 }
 
-// runtimeBackends maps the runtime image names to backends.
-var runtimeBackends = []struct{ image, backend string }{
-	{"vllm-runtime", v1alpha1.BackendVLLM},
-	{"sglang-runtime", v1alpha1.BackendSGLang},
-	{"tensorrtllm-runtime", v1alpha1.BackendTRTLLM},
-	{"trtllm-runtime", v1alpha1.BackendTRTLLM},
-}
-
 // ResolveBackend picks the backend of a request with spec.backend auto, and
 // says why: the runtime image it names (workers first, then the profiler),
 // else the config's engine.backend, else vLLM, the profiler's default.
 func ResolveBackend(d *v1alpha1.DynamoGraphDeploymentRequest) (backend, reason string) {
-	var images []struct{ field, image string }
+	var refs []struct{ field, image string }
 	if o := d.Spec.DeploymentOverrides; o != nil && o.WorkersImage != "" {
-		images = append(images, struct{ field, image string }{"spec.deploymentOverrides.workersImage", o.WorkersImage})
+		refs = append(refs, struct{ field, image string }{"spec.deploymentOverrides.workersImage", o.WorkersImage})
 	}
-	images = append(images, struct{ field, image string }{"spec.profilingConfig.profilerImage", d.Spec.ProfilingConfig.ProfilerImage})
-	for _, im := range images {
+	refs = append(refs, struct{ field, image string }{"spec.profilingConfig.profilerImage", d.Spec.ProfilingConfig.ProfilerImage})
+	for _, im := range refs {
 		repo := im.image
 		if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
 			repo = repo[:i]
 		}
 		repo = repo[strings.LastIndex(repo, "/")+1:]
-		for _, rb := range runtimeBackends {
-			if repo == rb.image {
-				return rb.backend, fmt.Sprintf("%s %s is the %s runtime", im.field, im.image, rb.backend)
-			}
+		if b := images.BackendOf(repo); b != "" {
+			return b, fmt.Sprintf("%s %s is the %s runtime", im.field, im.image, b)
 		}
 	}
 	if cfg, err := pc.FromJSON(d.Spec.ProfilingConfig.Config); err == nil {

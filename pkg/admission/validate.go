@@ -2,6 +2,7 @@ package admission
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/images"
 	pc "github.com/kubectl-dgdr/kubectl-dgdr/pkg/profileconfig"
 )
 
@@ -182,11 +184,11 @@ func (v *validator) spec() {
 		// v1beta1's image is optional: the runtime images follow the backend.
 		if !v.rules.hub {
 			v.err(field.Required(pcPath.Child("profilerImage"),
-				"spec.profilingConfig.profilerImage is required; set it to the runtime image of the backend, e.g. nvcr.io/nvidia/ai-dynamo/vllm-runtime:0.6.1"))
+				"spec.profilingConfig.profilerImage is required; set it to the runtime image of the backend, e.g. "+cmp.Or(images.Runtime(s.Backend), images.Runtime(v1alpha1.BackendVLLM))))
 		}
 	case hasBadImageRune(s.ProfilingConfig.ProfilerImage):
 		v.err(field.Invalid(pcPath.Child("profilerImage"), s.ProfilingConfig.ProfilerImage,
-			"spec.profilingConfig.profilerImage must be an image reference without spaces, e.g. nvcr.io/nvidia/ai-dynamo/vllm-runtime:0.6.1"))
+			"spec.profilingConfig.profilerImage must be an image reference without spaces, e.g. "+images.Runtime(v1alpha1.BackendVLLM)))
 	}
 	if ref := s.ProfilingConfig.ConfigMapRef; ref != nil {
 		p := pcPath.Child("configMapRef")

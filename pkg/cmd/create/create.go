@@ -29,7 +29,7 @@ import (
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/clientgetter"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/util"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/estimator"
-	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/output"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/images"
 )
 
 var (
@@ -225,7 +225,7 @@ func Build(f Flags, name, namespace string) (*v1alpha1.DynamoGraphDeploymentRequ
 	}
 	img := f.ProfilerImage
 	if img == "" {
-		img = fmt.Sprintf("nvcr.io/nvidia/ai-dynamo/%s-runtime:%s", f.Backend, output.DefaultRuntimeTag)
+		img = images.Runtime(f.Backend)
 	}
 	d := &v1alpha1.DynamoGraphDeploymentRequest{
 		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: v1alpha1.DGDRKind},

@@ -29,6 +29,7 @@ import (
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1beta1"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/estimator"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/images"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/output"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profileconfig"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profiler"
@@ -380,7 +381,7 @@ func (o *Options) buildDGDR() (*Request, error) {
 		dgdr.APIVersion = v1alpha1.GroupVersion.String()
 		dgdr.Kind = "DynamoGraphDeploymentRequest"
 		dgdr.Name = "local-profile"
-		dgdr.Spec.ProfilingConfig.ProfilerImage = fmt.Sprintf("nvcr.io/nvidia/ai-dynamo/%s-runtime:%s", o.Backend, output.DefaultRuntimeTag)
+		dgdr.Spec.ProfilingConfig.ProfilerImage = images.Runtime(o.Backend)
 	}
 	if o.changed["model"] {
 		dgdr.Spec.Model = o.Model
@@ -658,7 +659,7 @@ func syntheticDGDR(r *results.Results) (*v1alpha1.DynamoGraphDeploymentRequest, 
 	d.Namespace = r.Input.Namespace
 	d.Spec.Model = r.Input.Model
 	d.Spec.Backend = r.Input.Backend
-	d.Spec.ProfilingConfig.ProfilerImage = fmt.Sprintf("nvcr.io/nvidia/ai-dynamo/%s-runtime:%s", r.Input.Backend, output.DefaultRuntimeTag)
+	d.Spec.ProfilingConfig.ProfilerImage = images.Runtime(r.Input.Backend)
 	cfg := map[string]any{
 		"deployment": map[string]any{"model": r.Input.Model},
 		"engine":     map[string]any{"backend": r.Input.Backend},
