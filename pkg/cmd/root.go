@@ -15,6 +15,7 @@ import (
 	createcmd "github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/create"
 	estimatecmd "github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/estimate"
 	loadgencmd "github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/loadgen"
+	modelscmd "github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/models"
 	profilecmd "github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/profile"
 	statuscmd "github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/status"
 	versioncmd "github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/version"
@@ -73,6 +74,7 @@ DynamoGraphDeployment and the SLA planner's data.`,
 	add(groupProfiling, createcmd.NewCmd(o.ConfigFlags, o.IOStreams))
 	add(groupProfiling, applycmd.NewCmd(o.ConfigFlags, o.IOStreams, o.Clock))
 	add(groupInspection, statuscmd.NewCmd(o.ConfigFlags, o.IOStreams, o.Clock))
+	add(groupInspection, modelscmd.NewCmd(o.IOStreams))
 	add(groupOther, versioncmd.NewCmd(o.IOStreams))
 	return root
 }
