@@ -357,7 +357,6 @@ var slaHints = map[string]string{
 	"optimizationType": "latency or throughput",
 }
 
-
 // sla checks the SLA block (E6, E12, E15). What it leaves out is not an
 // error: profiling uses the defaults of the request's version, as upstream's
 // profiler does, and a warning says which.
