@@ -131,7 +131,12 @@ const (
 )
 
 // NewMapping builds TP=n, TEP=n or DEP=n with its derived sizes (§4.3).
+// On one GPU there is nothing to split: TEP=1 and DEP=1 are TP=1, and are
+// named so (never "Suggested prefill TEP:1").
 func NewMapping(kind string, n int) results.Mapping {
+	if n == 1 {
+		kind = "TP"
+	}
 	switch kind {
 	case "TEP":
 		return results.Mapping{Kind: kind, N: n, TP: n, EP: n, AttnDP: 1}
@@ -234,8 +239,13 @@ func BuildPlan(space SearchSpace, m ModelInfo, o FilterOptions, log *Logger) (re
 	o.GPUsPerNode = space.GPUsPerNode
 	for _, phase := range []Phase{Prefill, Decode} {
 		for _, n := range counts {
+			seen := map[results.Mapping]bool{}
 			for _, kind := range CandidateKinds(phase, m) {
 				mp := NewMapping(kind, n)
+				if seen[mp] {
+					continue // TEP=1 and TP=1 are one engine
+				}
+				seen[mp] = true
 				reason, warns := CheckMapping(mp, m, o)
 				for _, w := range warns {
 					log.Warnf("%s", w)

@@ -326,3 +326,25 @@ func TestPyInts(t *testing.T) {
 	}
 
 }
+
+// On one GPU TEP and DEP split nothing: they are TP=1, swept once.
+func TestOneGPUIsTP(t *testing.T) {
+	m := ModelInfo{Name: "qwen3-moe", Architecture: "Qwen3MoeForCausalLM", IsMoE: true, NumExperts: 128, KVHeads: 4, Heads: 32, Intermediate: 6144}
+	plan, err := BuildPlan(SearchSpace{MinGPUs: 1, MaxGPUs: 2, GPUsPerNode: 8}, m, FilterOptions{}, NewLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pre, dec []string
+	for _, x := range plan.PrefillMappings {
+		pre = append(pre, x.Label())
+	}
+	for _, x := range plan.DecodeMappings {
+		dec = append(dec, x.Label())
+	}
+	if !reflect.DeepEqual(pre, []string{"TP=1", "TEP=2", "TP=2"}) || !reflect.DeepEqual(dec, []string{"TP=1", "DEP=2", "TP=2"}) {
+		t.Fatalf("prefill %v, decode %v", pre, dec)
+	}
+	if NewMapping("DEP", 1) != NewMapping("TP", 1) {
+		t.Fatal("DEP=1 must be TP=1")
+	}
+}
