@@ -93,7 +93,7 @@ func ForProfiling(d *v1alpha1.DynamoGraphDeploymentRequest, o ProfilingOptions) 
 				return nil, err
 			}
 			warn("spec.profilingConfig.config.hardware.num_gpus_per_node is not set for the MoE model %s and no GPU discovery runs: "+
-				"assuming %d GPUs per node (upstream's default)", d.Spec.Model, DefaultGPUsPerNode)
+				"assuming %d GPUs per node (upstream's default); set hardware.num_gpus_per_node to the GPUs of your nodes", d.Spec.Model, DefaultGPUsPerNode)
 		}
 	}
 
@@ -107,9 +107,11 @@ func ForProfiling(d *v1alpha1.DynamoGraphDeploymentRequest, o ProfilingOptions) 
 
 // fillSLA completes the sla block.
 func fillSLA(cfg *pc.Config, o ProfilingOptions, warn func(string, ...any), set func(pc.Key, any) error) error {
+	// A value that is there but malformed (ttft: 200ms) counts as given:
+	// validation reports it, a default must not replace it.
 	num := func(k pc.Key) (float64, bool) {
-		x, ok, err := cfg.Float(k)
-		return x, ok && err == nil
+		x, ok, _ := cfg.Float(k)
+		return x, ok
 	}
 	_, hasISL := num(pc.KeySLAISL)
 	osl, hasOSL := num(pc.KeySLAOSL)

@@ -3,6 +3,8 @@
 package cmd
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -26,6 +28,9 @@ type Options struct {
 	ConfigFlags *genericclioptions.ConfigFlags
 	IOStreams   genericiooptions.IOStreams
 	Clock       clock.PassiveClock
+	// Phase, when set, is called as profile enters each phase (reading,
+	// measuring, rendering, staged); the interrupt tests pause there.
+	Phase func(ctx context.Context, phase string)
 }
 
 // Command groups, as `kubectl dgdr --help` shows them.
@@ -69,7 +74,7 @@ DynamoGraphDeployment and the SLA planner's data.`,
 		root.AddCommand(c)
 	}
 	add(groupProfiling, estimatecmd.NewCmd(o.IOStreams))
-	add(groupProfiling, profilecmd.NewCmd(o.ConfigFlags, o.IOStreams, o.Clock))
+	add(groupProfiling, profilecmd.NewCmd(o.ConfigFlags, o.IOStreams, o.Clock, o.Phase))
 	add(groupProfiling, loadgencmd.NewCmd(o.IOStreams))
 	add(groupProfiling, createcmd.NewCmd(o.ConfigFlags, o.IOStreams))
 	add(groupProfiling, applycmd.NewCmd(o.ConfigFlags, o.IOStreams, o.Clock))

@@ -301,7 +301,7 @@ func TestSearchSpace(t *testing.T) {
 		{"moe small", SearchSpace{}, Hardware{GPUsPerNode: 8, VRAMMiB: 143771}, ModelInfo{SizeMiB: 100000, IsMoE: true}, SearchSpace{1, 32, 8}, ""},
 		{"user wins", SearchSpace{MinGPUs: 2, MaxGPUs: 4}, Hardware{GPUsPerNode: 8, VRAMMiB: 81920}, ModelInfo{SizeMiB: 1}, SearchSpace{2, 4, 8}, ""},
 		{"fallback", SearchSpace{}, Hardware{}, ModelInfo{SizeMiB: 1}, SearchSpace{1, 4, 8}, ""},
-		{"too big", SearchSpace{MaxGPUs: 8}, Hardware{System: "l40s", GPUsPerNode: 8, VRAMMiB: 46068}, ModelInfo{Name: "big", SizeMiB: 671000}, SearchSpace{}, "needs at least 17 GPU(s)"},
+		{"too big", SearchSpace{MaxGPUs: 8}, Hardware{System: "l40s", GPUsPerNode: 8, VRAMMiB: 46068}, ModelInfo{Name: "big", SizeMiB: 671000}, SearchSpace{}, "need at least 17 GPUs per engine, more than a node"},
 	}
 	for _, c := range cases {
 		got, err := ResolveSearchSpace(c.user, c.hw, c.m, NewLogger(nil))
