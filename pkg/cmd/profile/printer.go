@@ -34,7 +34,6 @@ func (o *Options) print(r *results.Results, files []string) error {
 	return nil
 }
 
-
 // WriteSummary is the human summary of a profile.
 func WriteSummary(w io.Writer, r *results.Results) {
 	in := r.Input
