@@ -214,10 +214,14 @@ func TestFlow(t *testing.T) {
 	if strings.Contains(r.stdout, "\x1b[") {
 		t.Errorf("colour without a terminal")
 	}
-	r = mustRun(t, "status", "qwen", "-n", ns, "-o", "json")
+	r = mustRun(t, "status", "qwen", "-n", ns, "-o", "yaml")
+	if !strings.Contains(r.stdout, "kind: DynamoGraphDeploymentRequest\n") || !strings.Contains(r.stdout, "state: Ready") {
+		t.Fatalf("status -o yaml must print the object:\n%s", r.stdout)
+	}
+	r = mustRun(t, "status", "qwen", "-n", ns, "-o", "view-json")
 	var v statuscmd.View
 	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
-		t.Fatalf("status -o json: %v\n%s", err, r.stdout)
+		t.Fatalf("status -o view-json: %v\n%s", err, r.stdout)
 	}
 	chosen := map[string]string{}
 	for _, row := range v.Sweep {
