@@ -59,7 +59,7 @@ func TestLoadgenValidation(t *testing.T) {
 	for args, want := range map[string]string{
 		"--isl 10 --osl 5":                                  "--url is required",
 		"--url http://x --model m --isl 0 --osl 5":          "isl 0",
-		"--url http://x --model m --isl 10 --osl 5 -o yaml": "--output",
+		"--url http://x --model m --isl 10 --osl 5 -o xml": `--output "xml" is not supported: use one of table, json`,
 	} {
 		cmd := NewCmd(streams)
 		cmd.SetArgs(strings.Fields(args))
