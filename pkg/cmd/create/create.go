@@ -304,7 +304,7 @@ func (o *Options) Run(cmd *cobra.Command) error {
 		return o.createOne(cmd, info)
 	})
 	if err != nil {
-		return util.TranslateError(err, util.Target{Verb: "create", Namespace: o.namespace})
+		return util.TranslateError(util.YAMLError(nil, err), util.Target{Verb: "create", Namespace: o.namespace})
 	}
 	if count == 0 {
 		return fmt.Errorf("no DynamoGraphDeploymentRequest found in %v", o.FilenameOptions.Filenames)
