@@ -15,6 +15,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/conversion"
@@ -79,49 +80,40 @@ func frozen(raw []byte) bool {
 	return json.Unmarshal(raw, &o) == nil && admission.SpecFrozen(o.Status.State)
 }
 
-// Validator is the typed validating adapter over admission.Validate.
-type Validator struct{}
-
-var _ ctrladmission.Validator[*DGDR] = Validator{}
+// rules is one API version's validation: every stateless rule on create,
+// plus the spec freeze on update.
+type rules[T metav1.Object] struct {
+	create func(T) ([]string, field.ErrorList)
+	update func(oldObj, newObj T) ([]string, field.ErrorList)
+}
 
 // ValidateCreate runs every stateless rule.
-func (Validator) ValidateCreate(ctx context.Context, obj *DGDR) (ctrladmission.Warnings, error) {
-	ws, errs := admission.Validate(obj)
+func (r rules[T]) ValidateCreate(ctx context.Context, obj T) (ctrladmission.Warnings, error) {
+	ws, errs := r.create(obj)
 	return ws, admission.InvalidError(nameOfMeta(ctx, obj), errs)
 }
 
 // ValidateUpdate adds the spec freeze.
-func (Validator) ValidateUpdate(ctx context.Context, oldObj, newObj *DGDR) (ctrladmission.Warnings, error) {
-	ws, errs := admission.ValidateUpdate(oldObj, newObj)
+func (r rules[T]) ValidateUpdate(ctx context.Context, oldObj, newObj T) (ctrladmission.Warnings, error) {
+	ws, errs := r.update(oldObj, newObj)
 	return ws, admission.InvalidError(nameOfMeta(ctx, newObj), errs)
 }
 
 // ValidateDelete allows every delete.
-func (Validator) ValidateDelete(context.Context, *DGDR) (ctrladmission.Warnings, error) {
+func (rules[T]) ValidateDelete(context.Context, T) (ctrladmission.Warnings, error) {
 	return nil, nil
+}
+
+// Validator is the typed validating adapter for v1alpha1 DGDRs
+// (admission.Validate).
+func Validator() ctrladmission.Validator[*DGDR] {
+	return rules[*DGDR]{create: admission.Validate, update: admission.ValidateUpdate}
 }
 
 // ValidatorV1beta1 validates v1beta1 DGDRs with the same rules, through
 // their internal form, in v1beta1's terms (admission.ValidateV1beta1).
-type ValidatorV1beta1 struct{}
-
-var _ ctrladmission.Validator[*DGDRV1beta1] = ValidatorV1beta1{}
-
-// ValidateCreate runs every stateless rule.
-func (ValidatorV1beta1) ValidateCreate(ctx context.Context, obj *DGDRV1beta1) (ctrladmission.Warnings, error) {
-	ws, errs := admission.ValidateV1beta1(obj)
-	return ws, admission.InvalidError(nameOfMeta(ctx, obj), errs)
-}
-
-// ValidateUpdate adds v1beta1's spec freeze.
-func (ValidatorV1beta1) ValidateUpdate(ctx context.Context, oldObj, newObj *DGDRV1beta1) (ctrladmission.Warnings, error) {
-	ws, errs := admission.ValidateUpdateV1beta1(oldObj, newObj)
-	return ws, admission.InvalidError(nameOfMeta(ctx, newObj), errs)
-}
-
-// ValidateDelete allows every delete.
-func (ValidatorV1beta1) ValidateDelete(context.Context, *DGDRV1beta1) (ctrladmission.Warnings, error) {
-	return nil, nil
+func ValidatorV1beta1() ctrladmission.Validator[*DGDRV1beta1] {
+	return rules[*DGDRV1beta1]{create: admission.ValidateV1beta1, update: admission.ValidateUpdateV1beta1}
 }
 
 // nameOfMeta is the object's name; with generateName it is empty in the
@@ -275,7 +267,7 @@ func NewMutatingWebhook(scheme *runtime.Scheme) *ctrladmission.Webhook {
 
 // NewValidatingWebhook is the validating handler.
 func NewValidatingWebhook(scheme *runtime.Scheme) *ctrladmission.Webhook {
-	return ctrladmission.WithValidator[*DGDR](scheme, Validator{})
+	return ctrladmission.WithValidator[*DGDR](scheme, Validator())
 }
 
 // Registrar is the part of webhook.Server that Register needs.
@@ -292,6 +284,6 @@ const ConvertPath = "/convert"
 func Register(srv Registrar, scheme *runtime.Scheme) {
 	srv.Register(admission.MutatePath, NewMutatingWebhook(scheme))
 	srv.Register(admission.ValidatePath, NewValidatingWebhook(scheme))
-	srv.Register(admission.ValidatePathV1beta1, ctrladmission.WithValidator[*DGDRV1beta1](scheme, ValidatorV1beta1{}))
+	srv.Register(admission.ValidatePathV1beta1, ctrladmission.WithValidator[*DGDRV1beta1](scheme, ValidatorV1beta1()))
 	srv.Register(ConvertPath, conversion.NewWebhookHandler(scheme, conversion.NewRegistry()))
 }

@@ -277,13 +277,13 @@ func disabled(addr string) string {
 func Setup(mgr manager.Manager) error {
 	mgr.GetWebhookServer().Register(admission.MutatePath, NewMutatingWebhook(mgr.GetScheme()))
 	if err := builder.WebhookManagedBy(mgr, &DGDR{}).
-		WithValidator(Validator{}).
+		WithValidator(Validator()).
 		WithValidatorCustomPath(admission.ValidatePath).
 		Complete(); err != nil {
 		return err
 	}
 	return builder.WebhookManagedBy(mgr, &DGDRV1beta1{}).
-		WithValidator(ValidatorV1beta1{}).
+		WithValidator(ValidatorV1beta1()).
 		WithValidatorCustomPath(admission.ValidatePathV1beta1).
 		Complete()
 }
