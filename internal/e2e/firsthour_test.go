@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -337,17 +336,4 @@ func runIn(t *testing.T, dir, pauseAt string, args ...string) result {
 		t.Errorf("%s never paused at %q", strings.Join(args, " "), pauseAt)
 	}
 	return finish(t, args, out.String(), errText.String(), err)
-}
-
-func finish(t *testing.T, args []string, stdout, stderr string, err error) result {
-	t.Helper()
-	r := result{stdout: stdout, stderr: stderr}
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("running kubectl-dgdr %s: %v", strings.Join(args, " "), err)
-	}
-	return r
 }

@@ -1,31 +1,28 @@
 package estimator
 
 import (
+	"sort"
 	"strings"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/suggest"
 )
 
-// modelKeys are the normalised ids of the catalog (with and without the
-// org) and the Hugging Face id each names, for the did-you-mean.
+// modelKeys are catalogIndex's and catalogOrgless's ids, sorted so that a
+// tie always suggests the same model, each with the Hugging Face id it names.
 var modelKeys, modelKeyHF = func() ([]string, map[string]string) {
-	var keys []string
 	hf := map[string]string{}
-	for i := range catalog {
-		m := &catalog[i]
-		for _, id := range append([]string{m.HFID, m.AICName, m.Name}, m.Aliases...) {
-			if id == "" {
-				continue
-			}
-			k := normKey(id)
-			for _, key := range []string{k, k[strings.LastIndex(k, "/")+1:]} {
-				if _, dup := hf[key]; !dup {
-					hf[key] = m.HFID
-					keys = append(keys, key)
-				}
+	for _, index := range []map[string]int{catalogIndex, catalogOrgless} {
+		for k, i := range index {
+			if _, dup := hf[k]; !dup {
+				hf[k] = catalog[i].HFID
 			}
 		}
 	}
+	keys := make([]string, 0, len(hf))
+	for k := range hf {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
 	return keys, hf
 }()
 
