@@ -54,10 +54,14 @@ var (
 		profile; an existing one is replaced only when it holds nothing but a previous
 		profile (otherwise the files it would delete are listed), a symbolic link is refused
 		unless --follow-symlinks, and staging directories left by killed runs are removed.
+		--output-dir is checked before anything runs; Ctrl-C stops a local profile in any phase
+		with exit status 130, and the directory is left as it was.
 
 		With --local (implied by -f or by the flags alone) every measurement comes from the
 		built-in performance estimator: no cluster and no GPU are needed. The input goes through
-		the same defaulting and validation as the admission webhook.
+		the same defaulting and validation as the admission webhook, and its errors name the
+		flags you passed (--itl) or the fields of your file (spec.profilingConfig.config.sla.itl).
+		A MoE model's engines grow by --gpus-per-node (8 when it is not set, with a warning).
 
 		With a DGDR NAME, the DGDR in the cluster is profiled and the results are written back to
 		it (status, conditions, events, the dgdr-output-NAME and planner-profile-data ConfigMaps).
