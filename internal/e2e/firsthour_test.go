@@ -207,7 +207,12 @@ func hourRows(ns string) []hourRow {
 			want: []string{"h200_sxm"}},
 		{name: "create --aic-system, deprecated", why: "... --aic-system stays as a deprecated alias",
 			args: []string{"create", "qwen", "--model", "Qwen/Qwen3-0.6B", "--aic-system", "h200_sxm", "--isl", "3000", "--osl", "150", "--ttft", "200", "--itl", "20", "--dry-run=client", "-o", "jsonpath={.spec.profilingConfig.config.sweep.aicSystem}"},
-			want: []string{"Flag --aic-system has been deprecated, use --system", "h200_sxm"}},
+			want: []string{"Warning: --aic-system is deprecated; use --system", "h200_sxm"},
+			check: func(t *testing.T, _ string, r result) {
+				if r.stdout != "h200_sxm" {
+					t.Errorf("stdout must hold the object alone, the warning goes to stderr: %q", r.stdout)
+				}
+			}},
 		{name: "create's default image", why: "create defaults the image to vllm-runtime:0.7.0 while examples and messages say 0.6.1",
 			args: []string{"create", "qwen", "--model", "Qwen/Qwen3-0.6B", "--isl", "3000", "--osl", "150", "--ttft", "200", "--itl", "20", "--dry-run=client", "-o", "jsonpath={.spec.profilingConfig.profilerImage}"},
 			want: []string{"nvcr.io/nvidia/ai-dynamo/vllm-runtime:0.6.1"}},

@@ -144,7 +144,9 @@ func NewCmd(flags genericclioptions.RESTClientGetter, streams genericiooptions.I
 	f.BoolVar(&o.Flags.Simulate, "simulate", false, "Profile with the analytic estimator instead of real engines (sweep.useAiConfigurator)")
 	f.StringVar(&o.Flags.System, "system", "", "GPU system for simulation, e.g. h100_sxm (sweep.aicSystem; implies --simulate)")
 	f.StringVar(&o.Flags.System, "aic-system", "", "GPU system for simulation (sweep.aicSystem)")
-	_ = f.MarkDeprecated("aic-system", "use --system, as profile does")
+	// Hidden, and warned about on stderr in Complete: cobra would print
+	// pflag's deprecation line on stdout, into -o yaml.
+	_ = f.MarkHidden("aic-system")
 	f.Int64Var(&o.Flags.MinGPUs, "min-gpus", 0, "Fewest GPUs per engine to sweep (hardware.minNumGpusPerEngine)")
 	f.Int64Var(&o.Flags.MaxGPUs, "max-gpus", 0, "Most GPUs per engine to sweep (hardware.maxNumGpusPerEngine)")
 	f.Int64Var(&o.Flags.GPUsPerNode, "gpus-per-node", 0, "GPUs per node (hardware.numGpusPerNode; default: discovered when the DGDR is profiled)")
@@ -169,6 +171,9 @@ func (o *Options) Complete(cmd *cobra.Command, args []string) error {
 	var err error
 	if o.namespace, o.enforceNS, err = o.getter.ToRawKubeConfigLoader().Namespace(); err != nil {
 		return err
+	}
+	if cmd.Flags().Changed("aic-system") {
+		fmt.Fprintln(o.ErrOut, "Warning: --aic-system is deprecated; use --system, as profile and estimate do")
 	}
 	cmdutil.PrintFlagsWithDryRunStrategy(o.PrintFlags, o.dryRun)
 	o.printer, err = o.PrintFlags.ToPrinter()
