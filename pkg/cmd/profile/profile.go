@@ -253,11 +253,13 @@ func (o *Options) Complete(cmd *cobra.Command, args []string) error {
 // flagsMode: the DGDR is built from flags alone, so errors name the flags.
 func (o *Options) flagsMode() bool { return o.Name == "" && o.Filename == "" && o.From == "" }
 
-// phase announces a phase to the hook, if any.
-func (o *Options) phase(ctx context.Context, name string) {
+// phase announces a phase to the hook, if any, and says whether to stop:
+// an interrupt ends the run at the next phase.
+func (o *Options) phase(ctx context.Context, name string) error {
 	if o.Phase != nil {
 		o.Phase(ctx, name)
 	}
+	return ctx.Err()
 }
 
 // Validate checks flag combinations.
@@ -340,7 +342,9 @@ func (o *Options) Run(ctx context.Context) error {
 // runLocal profiles a file or flags in this process: read, measure on the
 // estimator, then render and move the outputs in whole.
 func (o *Options) runLocal(ctx context.Context) error {
-	o.phase(ctx, "reading")
+	if err := o.phase(ctx, "reading"); err != nil {
+		return err
+	}
 	req, err := o.buildDGDR()
 	if err != nil {
 		return err
@@ -356,7 +360,9 @@ func (o *Options) runLocal(ctx context.Context) error {
 	dryRun := o.DryRun == cmdutil.DryRunClient
 	prog := newProgress(o.ErrOut, o.isTTY, o.Quiet || dryRun)
 	p.Progress = prog.update
-	o.phase(ctx, "measuring")
+	if err := o.phase(ctx, "measuring"); err != nil {
+		return err
+	}
 	r, err := p.Run(ctx, job.cfg)
 	prog.finish()
 	if err == nil {
@@ -374,7 +380,7 @@ func (o *Options) runLocal(ctx context.Context) error {
 	}
 	r.Warnings = append(job.warnings, r.Warnings...)
 	files, err := output.Write(o.OutputDir, r, output.Inputs{DGDR: job.dgdr, Settings: job.settings, Log: log.Bytes(), FollowSymlinks: o.FollowSymlinks,
-		NoPlots: o.NoPlots, Now: o.Clock.Now(), Recipe: job.recipe, Context: ctx, OnStep: func(step string) { o.phase(ctx, step) }})
+		NoPlots: o.NoPlots, Now: o.Clock.Now(), Recipe: job.recipe, Context: ctx, OnStep: func(step string) { _ = o.phase(ctx, step) }})
 	if err != nil {
 		return fmt.Errorf("writing outputs: %w", err)
 	}
