@@ -92,7 +92,7 @@ func TestCreate(t *testing.T) {
 	}
 
 	flags := []string{"create", "qwen", "-n", ns, "--model", "Qwen/Qwen3-0.6B", "--backend", "vllm", "--isl", "3000", "--osl", "150",
-		"--ttft", "200", "--itl", "20", "--simulate", "--aic-system", "h100_sxm", "--max-gpus", "4", "--workers-image", "img:1"}
+		"--ttft", "200", "--itl", "20", "--simulate", "--system", "h100_sxm", "--max-gpus", "4", "--workers-image", "img:1"}
 	r = kdgdr(t, append(flags, "--dry-run=client", "-o", "yaml", "--server", "https://127.0.0.1:1")...)
 	if r.code != 0 || !strings.Contains(r.stdout, "aicSystem: h100_sxm") || !strings.Contains(r.stdout, "workersImage: img:1") {
 		t.Fatalf("flags client dry run: %s", r)
@@ -106,9 +106,10 @@ func TestCreate(t *testing.T) {
 		t.Fatalf("flags DGDR = %+v", d.Spec)
 	}
 
-	// Invalid input is refused on the client with the webhook's wording.
+	// Invalid input is refused on the client with the webhook's wording,
+	// naming the flag the value came from.
 	r = kdgdr(t, "create", "bad", "-n", ns, "--model", "m", "--isl", "3000", "--osl", "150", "--ttft", "-1", "--itl", "20", "--server", "https://127.0.0.1:1")
-	if r.code == 0 || !strings.Contains(r.stderr, `DynamoGraphDeploymentRequest.nvidia.com "bad" is invalid`) || !strings.Contains(r.stderr, "sla.ttft") {
+	if r.code == 0 || !strings.Contains(r.stderr, "invalid flags: --ttft: Invalid value: -1: --ttft must be positive") {
 		t.Fatalf("invalid flags: %s", r)
 	}
 }
@@ -214,10 +215,14 @@ func TestFlow(t *testing.T) {
 	if strings.Contains(r.stdout, "\x1b[") {
 		t.Errorf("colour without a terminal")
 	}
-	r = mustRun(t, "status", "qwen", "-n", ns, "-o", "json")
+	r = mustRun(t, "status", "qwen", "-n", ns, "-o", "yaml")
+	if !strings.Contains(r.stdout, "kind: DynamoGraphDeploymentRequest\n") || !strings.Contains(r.stdout, "state: Ready") {
+		t.Fatalf("status -o yaml must print the object:\n%s", r.stdout)
+	}
+	r = mustRun(t, "status", "qwen", "-n", ns, "-o", "view-json")
 	var v statuscmd.View
 	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
-		t.Fatalf("status -o json: %v\n%s", err, r.stdout)
+		t.Fatalf("status -o view-json: %v\n%s", err, r.stdout)
 	}
 	chosen := map[string]string{}
 	for _, row := range v.Sweep {

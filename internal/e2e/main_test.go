@@ -212,7 +212,14 @@ func kdgdrLive(t *testing.T, kubeconfig string, live io.Writer, args ...string) 
 		cmd.Stdout = io.MultiWriter(&out, live)
 	}
 	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
+	return finish(t, args, out.String(), errb.String(), err)
+}
+
+// finish is the result of a finished run: its exit code, or the test
+// fails when the binary could not run at all.
+func finish(t *testing.T, args []string, stdout, stderr string, err error) result {
+	t.Helper()
+	r := result{stdout: stdout, stderr: stderr}
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee):

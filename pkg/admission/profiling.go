@@ -9,6 +9,7 @@ import (
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/estimator"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/images"
 	pc "github.com/kubectl-dgdr/kubectl-dgdr/pkg/profileconfig"
 )
 
@@ -92,7 +93,7 @@ func ForProfiling(d *v1alpha1.DynamoGraphDeploymentRequest, o ProfilingOptions) 
 				return nil, err
 			}
 			warn("spec.profilingConfig.config.hardware.num_gpus_per_node is not set for the MoE model %s and no GPU discovery runs: "+
-				"assuming %d GPUs per node (upstream's default)", d.Spec.Model, DefaultGPUsPerNode)
+				"assuming %d GPUs per node (upstream's default); set hardware.num_gpus_per_node to the GPUs of your nodes", d.Spec.Model, DefaultGPUsPerNode)
 		}
 	}
 
@@ -106,9 +107,11 @@ func ForProfiling(d *v1alpha1.DynamoGraphDeploymentRequest, o ProfilingOptions) 
 
 // fillSLA completes the sla block.
 func fillSLA(cfg *pc.Config, o ProfilingOptions, warn func(string, ...any), set func(pc.Key, any) error) error {
+	// A value that is there but malformed (ttft: 200ms) counts as given:
+	// validation reports it, a default must not replace it.
 	num := func(k pc.Key) (float64, bool) {
-		x, ok, err := cfg.Float(k)
-		return x, ok && err == nil
+		x, ok, _ := cfg.Float(k)
+		return x, ok
 	}
 	_, hasISL := num(pc.KeySLAISL)
 	osl, hasOSL := num(pc.KeySLAOSL)
@@ -176,33 +179,23 @@ func fillSLA(cfg *pc.Config, o ProfilingOptions, warn func(string, ...any), set 
 	return nil
 }
 
-// runtimeBackends maps the runtime image names to backends.
-var runtimeBackends = []struct{ image, backend string }{
-	{"vllm-runtime", v1alpha1.BackendVLLM},
-	{"sglang-runtime", v1alpha1.BackendSGLang},
-	{"tensorrtllm-runtime", v1alpha1.BackendTRTLLM},
-	{"trtllm-runtime", v1alpha1.BackendTRTLLM},
-}
-
 // ResolveBackend picks the backend of a request with spec.backend auto, and
 // says why: the runtime image it names (workers first, then the profiler),
 // else the config's engine.backend, else vLLM, the profiler's default.
 func ResolveBackend(d *v1alpha1.DynamoGraphDeploymentRequest) (backend, reason string) {
-	var images []struct{ field, image string }
+	var refs []struct{ field, image string }
 	if o := d.Spec.DeploymentOverrides; o != nil && o.WorkersImage != "" {
-		images = append(images, struct{ field, image string }{"spec.deploymentOverrides.workersImage", o.WorkersImage})
+		refs = append(refs, struct{ field, image string }{"spec.deploymentOverrides.workersImage", o.WorkersImage})
 	}
-	images = append(images, struct{ field, image string }{"spec.profilingConfig.profilerImage", d.Spec.ProfilingConfig.ProfilerImage})
-	for _, im := range images {
+	refs = append(refs, struct{ field, image string }{"spec.profilingConfig.profilerImage", d.Spec.ProfilingConfig.ProfilerImage})
+	for _, im := range refs {
 		repo := im.image
 		if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
 			repo = repo[:i]
 		}
 		repo = repo[strings.LastIndex(repo, "/")+1:]
-		for _, rb := range runtimeBackends {
-			if repo == rb.image {
-				return rb.backend, fmt.Sprintf("%s %s is the %s runtime", im.field, im.image, rb.backend)
-			}
+		if b := images.BackendOf(repo); b != "" {
+			return b, fmt.Sprintf("%s %s is the %s runtime", im.field, im.image, b)
 		}
 	}
 	if cfg, err := pc.FromJSON(d.Spec.ProfilingConfig.Config); err == nil {

@@ -2,6 +2,7 @@ package admission
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/images"
 	pc "github.com/kubectl-dgdr/kubectl-dgdr/pkg/profileconfig"
 )
 
@@ -132,6 +134,8 @@ type validator struct {
 	cfg   *pc.Config
 	errs  field.ErrorList
 	warns []string
+	// unknown counts the unknown keys, to stop suggesting past what one answer lists.
+	unknown int
 }
 
 func (v *validator) err(e *field.Error) {
@@ -182,11 +186,11 @@ func (v *validator) spec() {
 		// v1beta1's image is optional: the runtime images follow the backend.
 		if !v.rules.hub {
 			v.err(field.Required(pcPath.Child("profilerImage"),
-				"spec.profilingConfig.profilerImage is required; set it to the runtime image of the backend, e.g. nvcr.io/nvidia/ai-dynamo/vllm-runtime:0.6.1"))
+				"spec.profilingConfig.profilerImage is required; set it to the runtime image of the backend, e.g. "+cmp.Or(images.Runtime(s.Backend), images.Runtime(v1alpha1.BackendVLLM))))
 		}
 	case hasBadImageRune(s.ProfilingConfig.ProfilerImage):
 		v.err(field.Invalid(pcPath.Child("profilerImage"), s.ProfilingConfig.ProfilerImage,
-			"spec.profilingConfig.profilerImage must be an image reference without spaces, e.g. nvcr.io/nvidia/ai-dynamo/vllm-runtime:0.6.1"))
+			"spec.profilingConfig.profilerImage must be an image reference without spaces, e.g. "+images.Runtime(v1alpha1.BackendVLLM)))
 	}
 	if ref := s.ProfilingConfig.ConfigMapRef; ref != nil {
 		p := pcPath.Child("configMapRef")
@@ -271,6 +275,7 @@ func (v *validator) config() {
 		}
 	}
 	v.errs = append(v.errs, cfg.SpellingConflicts()...)
+	v.strictKeys(bad)
 	v.typedKeys()
 	if !bad["sla"] {
 		v.sla()
@@ -352,8 +357,6 @@ var slaHints = map[string]string{
 	"optimizationType": "latency or throughput",
 }
 
-const slaKeysText = "isl, osl, ttft and itl (or e2eLatency, or optimizationType, instead of ttft and itl)"
-
 // sla checks the SLA block (E6, E12, E15). What it leaves out is not an
 // error: profiling uses the defaults of the request's version, as upstream's
 // profiler does, and a warning says which.
@@ -364,28 +367,6 @@ func (v *validator) sla() {
 			"set the workload (isl, osl) and the latency targets (ttft, itl) of your service",
 			v.rules.sla.Source, v.rules.sla.ISL, v.rules.sla.OSL, v.rules.sla.TTFT, v.rules.sla.ITL)
 		return
-	}
-	keys := make([]string, 0, len(sec))
-	for k := range sec {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	unknown := 0
-	for _, k := range keys {
-		if slaHints[k] != "" {
-			continue
-		}
-		unknown++
-		msg := fmt.Sprintf("unknown key %q in sla: the sla block takes only %s", k, slaKeysText)
-		// Past what one answer lists, only the count matters: no did-you-mean.
-		if unknown > MaxReportedErrors {
-			v.err(field.Invalid(slaPath.Child(k), "", msg))
-			continue
-		}
-		if s := suggest(k, pc.SLAKeys); s != "" {
-			msg = fmt.Sprintf("unknown key %q in sla: did you mean %s? The sla block takes only %s", k, s, slaKeysText)
-		}
-		v.err(field.Invalid(slaPath.Child(k), shortValue(sec[k]), msg))
 	}
 	var missing []string
 	defaults := map[string]string{"isl": fmt.Sprint(v.rules.sla.ISL), "osl": fmt.Sprint(v.rules.sla.OSL),
@@ -489,6 +470,13 @@ func (v *validator) docOnly() {
 			}
 		}
 	}
+	if m, _ := v.cfg.SectionMap("deployment"); m != nil {
+		for _, k := range [][2]string{{"model_cache_pvc_name", "pvcName"}, {"model_cache_pvc_path", "pvcPath"}, {"model_cache_mount_path", "mountPath"}} {
+			if _, ok := m[k[0]]; ok {
+				v.warn("spec.profilingConfig.config.deployment.%s is not read by the profiler; use deployment.modelCache.%s", k[0], k[1])
+			}
+		}
+	}
 	if m, _ := v.cfg.SectionMap("engine"); m != nil {
 		for _, k := range []string{"minNumGpusPerEngine", "min_num_gpus_per_engine", "maxNumGpusPerEngine", "max_num_gpus_per_engine"} {
 			if _, ok := m[k]; ok {
@@ -548,56 +536,6 @@ func (v *validator) planner() {
 		}
 		v.err(e)
 	}
-}
-
-// suggest returns the candidate closest to s (a typo such as tftt), or "".
-func suggest(s string, candidates []string) string {
-	s = strings.ToLower(strings.TrimSpace(s))
-	best, bestD := "", 3
-	for _, c := range candidates {
-		if d := editDistance(s, c); d < bestD || (d == bestD && sameLetters(s, c)) {
-			best, bestD = c, d
-		}
-	}
-	if best == "" && len(s) > 0 {
-		for _, c := range candidates {
-			if sameLetters(s, c) {
-				return c
-			}
-		}
-	}
-	return best
-}
-
-func sameLetters(a, b string) bool {
-	x, y := []byte(a), []byte(b)
-	sort.Slice(x, func(i, j int) bool { return x[i] < x[j] })
-	sort.Slice(y, func(i, j int) bool { return y[i] < y[j] })
-	return string(x) == string(y)
-}
-
-// editDistance is the Levenshtein distance, capped for long inputs.
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 64
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // shorten keeps error values readable when a whole document is quoted.

@@ -208,6 +208,22 @@ var invalidCases = []struct {
 		"planner.no_operation must be a boolean (true or false), got string"},
 	{"planner ttft negative", baseConfig + "planner: {planner_ttft: -1}\n", nil, cfgPath + ".planner.planner_ttft",
 		"planner.planner_ttft must be positive (milliseconds)"},
+	// strict keys in every block (E16)
+	{"hardware typo", baseConfig[:len(baseConfig)-len("max_num_gpus_per_engine: 8}\n")] + "max_num_gpu_per_engine: 2}\n", nil, hwP + ".max_num_gpu_per_engine",
+		`unknown key "max_num_gpu_per_engine" in hardware: did you mean max_num_gpus_per_engine? The hardware block takes only`},
+	{"sweep typo", baseConfig + "sweep: {use_ai_configurtor: true}\n", nil, sweepP + ".use_ai_configurtor",
+		`unknown key "use_ai_configurtor" in sweep: did you mean use_ai_configurator?`},
+	{"aic typo", baseConfig + "aic: {sytem: h200_sxm}\n", nil, cfgPath + ".aic.sytem", `unknown key "sytem" in aic: did you mean system?`},
+	{"engine typo", baseConfig + "engine: {maxContextLenght: 8192}\n", nil, cfgPath + ".engine.maxContextLenght",
+		`did you mean maxContextLength?`},
+	{"deployment typo", baseConfig + "deployment: {dgdImag: x}\n", nil, cfgPath + ".deployment.dgdImag", `did you mean dgdImage?`},
+	{"model cache typo", baseConfig + "deployment: {modelCache: {pvcNme: cache}}\n", nil, cfgPath + ".deployment.modelCache.pvcNme",
+		`unknown key "pvcNme" in deployment.modelCache: did you mean pvcName?`},
+	{"top-level typo", baseConfig + "hardwre: {num_gpus_per_node: 8}\n", nil, cfgPath + ".hardwre",
+		`unknown key "hardwre" in spec.profilingConfig.config: did you mean hardware?`},
+	{"unknown section", baseConfig + "tuning: {fast: true}\n", nil, cfgPath + ".tuning", "the spec.profilingConfig.config block takes only aic, deployment"},
+	{"planner typo", baseConfig + "planner: {plannerMinEndpint: 2}\n", nil, cfgPath + ".planner.plannerMinEndpint",
+		`did you mean minEndpoint (the planner's --min-endpoint)?`},
 	{"planner predictor as number", baseConfig + "planner: {load_predictor: [arima]}\n", nil, cfgPath + ".planner.load_predictor",
 		"planner.load_predictor must be a string, got list"},
 }
@@ -344,5 +360,30 @@ func TestValidateDefaultsWithWarnings(t *testing.T) {
 			}
 			t.Errorf("no warning containing %q in:\n  %s", tc.warning, strings.Join(ws, "\n  "))
 		})
+	}
+}
+
+// A planner key far from every planner flag is passed on with a warning
+// (planner flags change with each Dynamo release); each block's own keys,
+// in both spellings, are accepted.
+func TestStrictKeysAcceptKnownAndWarnOnForeignPlannerFlags(t *testing.T) {
+	d := mk(t, baseConfig+`planner: {plannerMinEndpoint: 2, adjustment-interval: 60, my_custom_flag: 1}
+sweep: {useAiConfigurator: false, prefill_interpolation_granularity: 8}
+deployment: {model_cache_pvc_name: cache, modelCache: {pvcName: cache, modelPathInPvc: m}}
+workload: {concurrency: 4}
+output_dir: /data
+`)
+	warns, errs := Validate(d)
+	if len(errs) != 0 {
+		t.Fatalf("accepted keys refused: %v", errs)
+	}
+	found := false
+	for _, w := range warns {
+		if strings.Contains(w, "planner.my_custom_flag is not a flag of the SLA planner") && strings.Contains(w, "--my-custom-flag") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no warning for the foreign planner flag: %q", warns)
 	}
 }

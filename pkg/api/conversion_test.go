@@ -492,7 +492,7 @@ func TestConversionMapsExamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := b.Spec
-	if s.Model != "Qwen/Qwen3-32B" || s.Backend != "trtllm" || s.Image != "nvcr.io/nvidia/ai-dynamo/trtllm-runtime:0.6.1" ||
+	if s.Model != "Qwen/Qwen3-32B" || s.Backend != "trtllm" || s.Image != "nvcr.io/nvidia/ai-dynamo/tensorrtllm-runtime:0.6.1" ||
 		s.SearchStrategy != v1beta1.SearchRapid || s.AutoApply == nil || !*s.AutoApply {
 		t.Errorf("spec = %s", mustJSONString(s))
 	}
@@ -503,7 +503,7 @@ func TestConversionMapsExamples(t *testing.T) {
 		t.Errorf("hardware = %s, want gpuSku h200_sxm from aic.system", mustJSONString(s.Hardware))
 	}
 	// workersImage has no v1beta1 field: it is kept in the annotation.
-	if !strings.Contains(b.Annotations[v1alpha1.AnnotationV1alpha1Fields], `"workersImage":"nvcr.io/nvidia/ai-dynamo/trtllm-runtime:0.6.1"`) {
+	if !strings.Contains(b.Annotations[v1alpha1.AnnotationV1alpha1Fields], `"workersImage":"nvcr.io/nvidia/ai-dynamo/tensorrtllm-runtime:0.6.1"`) {
 		t.Errorf("annotation %s = %q", v1alpha1.AnnotationV1alpha1Fields, b.Annotations[v1alpha1.AnnotationV1alpha1Fields])
 	}
 

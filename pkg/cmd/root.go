@@ -3,6 +3,8 @@
 package cmd
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -15,6 +17,7 @@ import (
 	createcmd "github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/create"
 	estimatecmd "github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/estimate"
 	loadgencmd "github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/loadgen"
+	modelscmd "github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/models"
 	profilecmd "github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/profile"
 	statuscmd "github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/status"
 	versioncmd "github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/version"
@@ -25,6 +28,9 @@ type Options struct {
 	ConfigFlags *genericclioptions.ConfigFlags
 	IOStreams   genericiooptions.IOStreams
 	Clock       clock.PassiveClock
+	// Phase, when set, is called as profile enters each phase (reading,
+	// measuring, rendering, staged); the interrupt tests pause there.
+	Phase func(ctx context.Context, phase string)
 }
 
 // Command groups, as `kubectl dgdr --help` shows them.
@@ -68,11 +74,12 @@ DynamoGraphDeployment and the SLA planner's data.`,
 		root.AddCommand(c)
 	}
 	add(groupProfiling, estimatecmd.NewCmd(o.IOStreams))
-	add(groupProfiling, profilecmd.NewCmd(o.ConfigFlags, o.IOStreams, o.Clock))
+	add(groupProfiling, profilecmd.NewCmd(o.ConfigFlags, o.IOStreams, o.Clock, o.Phase))
 	add(groupProfiling, loadgencmd.NewCmd(o.IOStreams))
 	add(groupProfiling, createcmd.NewCmd(o.ConfigFlags, o.IOStreams))
 	add(groupProfiling, applycmd.NewCmd(o.ConfigFlags, o.IOStreams, o.Clock))
 	add(groupInspection, statuscmd.NewCmd(o.ConfigFlags, o.IOStreams, o.Clock))
+	add(groupInspection, modelscmd.NewCmd(o.IOStreams))
 	add(groupOther, versioncmd.NewCmd(o.IOStreams))
 	return root
 }

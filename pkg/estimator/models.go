@@ -196,8 +196,12 @@ func LookupModel(name string) (*Model, error) {
 		i, ok = catalogOrgless[key]
 	}
 	if !ok {
-		return nil, fmt.Errorf("unknown model %q: it is not in the built-in catalog; supply its architecture with "+
-			"--model-config pointing at the model's Hugging Face config.json (a file, or the folder that holds it)", name)
+		hint := ""
+		if s := SuggestModel(name); s != "" {
+			hint = fmt.Sprintf("did you mean %s? ", s)
+		}
+		return nil, fmt.Errorf("unknown model %q: %sit is not in the built-in catalog (kubectl dgdr models lists it); supply its architecture with "+
+			"--model-config pointing at the model's Hugging Face config.json (a file, or the folder that holds it)", name, hint)
 	}
 	c := catalog[i]
 	c.Aliases = append([]string(nil), c.Aliases...)

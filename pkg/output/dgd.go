@@ -14,6 +14,7 @@ import (
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/dgd"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/images"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
 )
 
@@ -21,7 +22,7 @@ import (
 const (
 	// DefaultRuntimeTag pins the runtime images used when neither
 	// deployment.dgd_image nor a profiler image names one.
-	DefaultRuntimeTag    = "0.7.0"
+	DefaultRuntimeTag    = images.DefaultTag
 	PlannerCommandModule = "dynamo.planner.planner_sla"
 	plannerWorkingDir    = "/workspace/components/src/dynamo/planner"
 	hfTokenSecret        = "hf-token-secret"
@@ -41,7 +42,6 @@ type backendSpec struct {
 	module                  string // python3 -m <module>
 	modelFlag               string // worker model-path flag (§3.1)
 	workingDir              string
-	image                   string // runtime image repository
 	// roleArgs are the disaggregation flags of the upstream disagg.yaml templates.
 	prefillArgs, decodeArgs []string
 }
@@ -50,14 +50,12 @@ var backends = map[string]backendSpec{
 	v1alpha1.BackendVLLM: {
 		prefillName: "VllmPrefillWorker", decodeName: "VllmDecodeWorker",
 		module: "dynamo.vllm", modelFlag: "--model",
-		image:       "nvcr.io/nvidia/ai-dynamo/vllm-runtime",
 		prefillArgs: []string{"--is-prefill-worker"},
 		decodeArgs:  []string{"--is-decode-worker"},
 	},
 	v1alpha1.BackendSGLang: {
 		prefillName: "prefill", decodeName: "decode",
 		module: "dynamo.sglang", modelFlag: "--model-path",
-		image: "nvcr.io/nvidia/ai-dynamo/sglang-runtime",
 		prefillArgs: []string{"--page-size", "16", "--trust-remote-code", "--skip-tokenizer-init",
 			"--disaggregation-mode", "prefill", "--disaggregation-transfer-backend", "nixl",
 			"--disaggregation-bootstrap-port", "12345", "--host", "0.0.0.0"},
@@ -69,7 +67,6 @@ var backends = map[string]backendSpec{
 		prefillName: "TRTLLMPrefillWorker", decodeName: "TRTLLMDecodeWorker",
 		module: "dynamo.trtllm", modelFlag: "--model-path",
 		workingDir: "/workspace/examples/backends/trtllm",
-		image:      "nvcr.io/nvidia/ai-dynamo/tensorrtllm-runtime",
 		prefillArgs: []string{"--extra-engine-args", "./engine_configs/prefill.yaml",
 			"--disaggregation-mode", "prefill", "--disaggregation-strategy", "decode_first"},
 		decodeArgs: []string{"--extra-engine-args", "./engine_configs/decode.yaml",
@@ -158,7 +155,7 @@ func resolve(r *results.Results, in Inputs) (*plan, error) {
 		}
 	}
 	profilerImage := req.Spec.ProfilingConfig.ProfilerImage
-	p.image = cmp.Or(in.Settings.DGDImage, ov.WorkersImage, RuntimeImage(profilerImage, p.backend), be.image+":"+DefaultRuntimeTag)
+	p.image = cmp.Or(in.Settings.DGDImage, ov.WorkersImage, RuntimeImage(profilerImage, p.backend), images.Runtime(p.backend))
 	p.frontendImage = p.image
 	if isDynamoImage(profilerImage) {
 		p.frontendImage = profilerImage // v1beta1's image: the frontend's own
@@ -229,12 +226,11 @@ func isDynamoImage(image string) bool {
 // (…/dynamo-frontend:1.0.0 → …/vllm-runtime:1.0.0), image itself otherwise.
 // Upstream v1beta1 derives the engines' images the same way.
 func RuntimeImage(image, backend string) string {
-	be, ok := backends[backend]
-	if !ok || !isDynamoImage(image) {
+	runtime := images.Name(backend)
+	if runtime == "" || !isDynamoImage(image) {
 		return image
 	}
 	repo, tag := splitImage(image)
-	runtime := be.image[strings.LastIndex(be.image, "/")+1:]
 	return repo[:strings.LastIndex(repo, "/")+1] + runtime + tag
 }
 

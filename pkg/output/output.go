@@ -4,6 +4,7 @@
 package output
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -68,15 +69,33 @@ type Inputs struct {
 	// points to is replaced. Off, a link is refused (--follow-symlinks).
 	FollowSymlinks bool
 
+	// Context, when set, stops Write before anything reaches dir once it
+	// is done (Ctrl-C): the staging directory is removed, dir is untouched.
+	Context context.Context
+	// OnStep, when set, runs at each step of Write: "rendering" (plots and
+	// files), "staged", "swapped".
+	OnStep func(step string)
+
 	// afterStep, in tests, runs after each step of the swap ("staged",
 	// "swapped") so a kill can be injected there.
 	afterStep func(step string)
 }
 
 func (in Inputs) step(name string) {
+	if in.OnStep != nil {
+		in.OnStep(name)
+	}
 	if in.afterStep != nil {
 		in.afterStep(name)
 	}
+}
+
+// canceled is the context's error, nil without one.
+func (in Inputs) canceled() error {
+	if in.Context == nil {
+		return nil
+	}
+	return in.Context.Err()
 }
 
 // Write renders every output into dir atomically: everything is staged in
@@ -101,7 +120,11 @@ func Write(dir string, r *results.Results, in Inputs) ([]string, error) {
 		return nil, fmt.Errorf("creating the parent of output directory %q: %w", dir, err)
 	}
 	cleanStaleStaging(target)
+	in.step("rendering")
 	files, err := render(r, in)
+	if err == nil {
+		err = in.canceled()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -139,6 +162,9 @@ func Write(dir string, r *results.Results, in Inputs) ([]string, error) {
 		return nil, fmt.Errorf("output directory %q: %w", dir, err)
 	}
 	in.step("staged")
+	if err := in.canceled(); err != nil {
+		return nil, err
+	}
 	if err := swapIn(stage, target, in.step); err != nil {
 		return nil, fmt.Errorf("moving outputs into %q: %w", dir, err)
 	}

@@ -201,3 +201,18 @@ func TestNewKeySpellingIsDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// A latency written with a unit gets a fix that works when followed.
+func TestNumberFix(t *testing.T) {
+	for in, want := range map[string]string{
+		"200":     "remove the quotes (ttft: 200)",
+		" 200ms":  "write the number of milliseconds without the unit (ttft: 200)",
+		"0.2 s":   "write it in milliseconds without the unit (ttft: 200)",
+		"200 sec": `write a plain number without the unit "sec" (ttft: 200)`,
+		"fast":    "write a plain number, e.g. ttft: 200",
+	} {
+		if got := numberFix("ttft", in); got != want {
+			t.Errorf("numberFix(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -165,7 +165,9 @@ func (c *Config) Settings() (Settings, field.ErrorList) {
 				}
 				return v
 			}
-			s.ModelCache = ModelCache{PVCName: get("pvcName"), PVCPath: get("pvcPath"), MountPath: get("mountPath")}
+			// Upstream's v1beta1 conversion wrote the second spellings.
+			s.ModelCache = ModelCache{PVCName: get("pvcName"), PVCPath: cmp.Or(get("pvcPath"), get("modelPathInPvc")),
+				MountPath: cmp.Or(get("mountPath"), get("pvcMountPath"))}
 		}
 	}
 	if s.ModelCache.MountPath == "" {

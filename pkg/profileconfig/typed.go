@@ -29,9 +29,31 @@ func (c *Config) Int(k Key) (int64, bool, *field.Error) {
 		}
 		return 0, true, field.Invalid(k.Path(s), v, fmt.Sprintf("%s must be an integer; write a whole number such as %s: %d", k.String(), s, int64(roundOr0(t))))
 	case string:
-		return 0, true, field.Invalid(k.Path(s), v, fmt.Sprintf("%s must be an integer, not a string; remove the quotes (%s: %s)", k.String(), s, strings.TrimSpace(t)))
+		return 0, true, field.Invalid(k.Path(s), v, fmt.Sprintf("%s must be an integer, not a string; %s", k.String(), numberFix(s, t)))
 	}
 	return 0, true, field.Invalid(k.Path(s), v, fmt.Sprintf("%s must be an integer, got %s", k.String(), typeName(v)))
+}
+
+// numberFix says how to write a number that came as a string: without the
+// quotes when it is one, without the unit when it has one (latencies are
+// milliseconds, seconds are converted), else as a plain number.
+func numberFix(key, text string) string {
+	t := strings.TrimSpace(text)
+	if _, err := strconv.ParseFloat(t, 64); err == nil {
+		return fmt.Sprintf("remove the quotes (%s: %s)", key, t)
+	}
+	num := strings.TrimRightFunc(t, func(r rune) bool { return r == ' ' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' })
+	unit := strings.ToLower(strings.TrimSpace(t[len(num):]))
+	f, err := strconv.ParseFloat(num, 64)
+	switch {
+	case err != nil || unit == "":
+		return fmt.Sprintf("write a plain number, e.g. %s: 200", key)
+	case unit == "ms":
+		return fmt.Sprintf("write the number of milliseconds without the unit (%s: %s)", key, num)
+	case unit == "s":
+		return fmt.Sprintf("write it in milliseconds without the unit (%s: %s)", key, strconv.FormatFloat(f*1000, 'f', -1, 64))
+	}
+	return fmt.Sprintf("write a plain number without the unit %q (%s: %s)", unit, key, num)
 }
 
 func roundOr0(n json.Number) float64 {
@@ -56,7 +78,7 @@ func (c *Config) Float(k Key) (float64, bool, *field.Error) {
 		}
 		return f, true, nil
 	case string:
-		return 0, true, field.Invalid(k.Path(s), v, fmt.Sprintf("%s must be a number, not a string; remove the quotes (%s: %s)", k.String(), s, strings.TrimSpace(t)))
+		return 0, true, field.Invalid(k.Path(s), v, fmt.Sprintf("%s must be a number, not a string; %s", k.String(), numberFix(s, t)))
 	}
 	return 0, true, field.Invalid(k.Path(s), v, fmt.Sprintf("%s must be a number, got %s", k.String(), typeName(v)))
 }

@@ -3,6 +3,7 @@ package profiler
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/estimator"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
@@ -109,16 +110,56 @@ func ResolveSearchSpace(user SearchSpace, hw Hardware, m ModelInfo, log *Logger)
 		}
 	}
 	if s.MinGPUs > s.MaxGPUs {
-		return s, fmt.Errorf("No valid GPU configuration found for model %s on the cluster with %dx%s GPUs per node: "+
-			"the model needs at least %d GPU(s) per engine but at most %d are allowed; set hardware.maxNumGpusPerEngine "+
-			"(or --max-gpus) to %d or more, or pick a GPU with more memory (--system)",
-			m.Name, s.GPUsPerNode, hw.System, s.MinGPUs, s.MaxGPUs, s.MinGPUs)
+		return s, noSearchSpace(user, s, hw, m)
 	}
 	if user.MinGPUs == 0 || user.MaxGPUs == 0 {
 		log.Infof("Auto-generated search space for model %s on the cluster with %dx%s GPUs per node: %d to %d",
 			m.Name, s.GPUsPerNode, hw.System, s.MinGPUs, s.MaxGPUs)
 	}
 	return s, nil
+}
+
+// noSearchSpace explains an empty GPU range with a fix that works: a
+// minimum the user set above what an engine may use is lowered; a model
+// too large for its maximum gets that maximum raised, unless it is a dense
+// model larger than a node, whose TP engine cannot grow past the node: then
+// the GPUs with enough memory are named.
+func noSearchSpace(user, s SearchSpace, hw Hardware, m ModelInfo) error {
+	where := fmt.Sprintf("model %s on %s with %d GPUs per node", m.Name, hw.System, s.GPUsPerNode)
+	if user.MinGPUs > 0 && user.MaxGPUs == 0 {
+		return fmt.Errorf("No valid GPU configuration found for %s: hardware.minNumGpusPerEngine %d is above the %d GPUs one engine may use "+
+			"(a dense model's tensor parallelism stays within a node); set hardware.minNumGpusPerEngine to at most %d",
+			where, user.MinGPUs, s.MaxGPUs, s.MaxGPUs)
+	}
+	if m.IsMoE || s.MinGPUs <= s.GPUsPerNode {
+		return fmt.Errorf("No valid GPU configuration found for %s: the model needs at least %d GPUs per engine but hardware.maxNumGpusPerEngine is %d; "+
+			"set hardware.maxNumGpusPerEngine to %d or more", where, s.MinGPUs, s.MaxGPUs, nextPow2(s.MinGPUs))
+	}
+	var fit []string
+	for _, name := range estimator.Systems() {
+		sys, err := estimator.LookupSystem(name)
+		if err != nil || name == hw.System || sys.MemoryMiB == 0 {
+			continue
+		}
+		if need := int(math.Ceil(m.SizeMiB / ModelGPUMemFracMax / float64(sys.MemoryMiB))); need <= sys.GPUsPerNode {
+			fit = append(fit, fmt.Sprintf("%s (%d GPUs)", name, nextPow2(need)))
+		}
+	}
+	fix := "no GPU system the estimator knows holds it within a node: profile a quantised checkpoint (FP8/FP4) of the model"
+	if len(fit) > 0 {
+		fix = "set sweep.aicSystem to a GPU with more memory: " + strings.Join(fit, ", ")
+	}
+	return fmt.Errorf("No valid GPU configuration found for %s: the model's %.0f GiB of weights need at least %d GPUs per engine, more than a node; "+
+		"a dense model's tensor-parallel engine stays within a node, so more GPUs per engine do not help; %s",
+		where, m.SizeMiB/1024, s.MinGPUs, fix)
+}
+
+func nextPow2(n int) int {
+	p := 1
+	for p < n {
+		p *= 2
+	}
+	return p
 }
 
 // Phase names a sweep.
@@ -131,7 +172,12 @@ const (
 )
 
 // NewMapping builds TP=n, TEP=n or DEP=n with its derived sizes (§4.3).
+// On one GPU there is nothing to split: TEP=1 and DEP=1 are TP=1, and are
+// named so (never "Suggested prefill TEP:1").
 func NewMapping(kind string, n int) results.Mapping {
+	if n == 1 {
+		kind = "TP"
+	}
 	switch kind {
 	case "TEP":
 		return results.Mapping{Kind: kind, N: n, TP: n, EP: n, AttnDP: 1}
@@ -227,15 +273,20 @@ func BuildPlan(space SearchSpace, m ModelInfo, o FilterOptions, log *Logger) (re
 	counts := GPUCounts(space.MinGPUs, space.MaxGPUs)
 	plan := results.Plan{MinGPUs: space.MinGPUs, MaxGPUs: space.MaxGPUs, GPUCounts: counts}
 	if len(counts) == 0 {
-		return plan, fmt.Errorf("No power-of-two GPU count in [%d, %d]: set hardware.minNumGpusPerEngine/maxNumGpusPerEngine (--min-gpus/--max-gpus) so that the range holds 1, 2, 4, 8, ...",
+		return plan, fmt.Errorf("No power-of-two GPU count in [%d, %d]: set hardware.minNumGpusPerEngine and hardware.maxNumGpusPerEngine so that the range holds 1, 2, 4, 8, ...",
 			space.MinGPUs, space.MaxGPUs)
 	}
 	log.Infof("Profiling GPU counts: %s", PyInts(counts))
 	o.GPUsPerNode = space.GPUsPerNode
 	for _, phase := range []Phase{Prefill, Decode} {
 		for _, n := range counts {
+			seen := map[results.Mapping]bool{}
 			for _, kind := range CandidateKinds(phase, m) {
 				mp := NewMapping(kind, n)
+				if seen[mp] {
+					continue // TEP=1 and TP=1 are one engine
+				}
+				seen[mp] = true
 				reason, warns := CheckMapping(mp, m, o)
 				for _, w := range warns {
 					log.Warnf("%s", w)
@@ -254,10 +305,29 @@ func BuildPlan(space SearchSpace, m ModelInfo, o FilterOptions, log *Logger) (re
 		}
 	}
 	if len(plan.PrefillMappings) == 0 || len(plan.DecodeMappings) == 0 {
-		return plan, fmt.Errorf("every candidate mapping for GPU counts %s was rejected (%d dropped, first: %s); widen hardware.minNumGpusPerEngine/maxNumGpusPerEngine or check the model's head and expert counts",
-			PyInts(counts), len(plan.Dropped), firstReason(plan.Dropped))
+		return plan, noMapping(plan, space, m, o)
 	}
 	return plan, nil
+}
+
+// noMapping explains a plan whose candidates were all rejected, naming the
+// GPU counts up to a node whose mappings pass the same filters.
+func noMapping(plan results.Plan, space SearchSpace, m ModelInfo, o FilterOptions) error {
+	var ok []int
+	for _, n := range GPUCounts(1, space.GPUsPerNode) {
+		for _, kind := range CandidateKinds(Decode, m) {
+			if reason, _ := CheckMapping(NewMapping(kind, n), m, o); reason == "" {
+				ok = append(ok, n)
+				break
+			}
+		}
+	}
+	fix := "check the model's head and expert counts"
+	if len(ok) > 0 {
+		fix = fmt.Sprintf("the GPU counts whose mappings pass are %s: set hardware.minNumGpusPerEngine and hardware.maxNumGpusPerEngine within them", PyInts(ok))
+	}
+	return fmt.Errorf("every candidate mapping for GPU counts %s was rejected (%d dropped, first: %s); %s",
+		PyInts(plan.GPUCounts), len(plan.Dropped), firstReason(plan.Dropped), fix)
 }
 
 func firstReason(d []results.DroppedMapping) string {

@@ -301,7 +301,7 @@ func TestSearchSpace(t *testing.T) {
 		{"moe small", SearchSpace{}, Hardware{GPUsPerNode: 8, VRAMMiB: 143771}, ModelInfo{SizeMiB: 100000, IsMoE: true}, SearchSpace{1, 32, 8}, ""},
 		{"user wins", SearchSpace{MinGPUs: 2, MaxGPUs: 4}, Hardware{GPUsPerNode: 8, VRAMMiB: 81920}, ModelInfo{SizeMiB: 1}, SearchSpace{2, 4, 8}, ""},
 		{"fallback", SearchSpace{}, Hardware{}, ModelInfo{SizeMiB: 1}, SearchSpace{1, 4, 8}, ""},
-		{"too big", SearchSpace{MaxGPUs: 8}, Hardware{System: "l40s", GPUsPerNode: 8, VRAMMiB: 46068}, ModelInfo{Name: "big", SizeMiB: 671000}, SearchSpace{}, "needs at least 17 GPU(s)"},
+		{"too big", SearchSpace{MaxGPUs: 8}, Hardware{System: "l40s", GPUsPerNode: 8, VRAMMiB: 46068}, ModelInfo{Name: "big", SizeMiB: 671000}, SearchSpace{}, "need at least 17 GPUs per engine, more than a node"},
 	}
 	for _, c := range cases {
 		got, err := ResolveSearchSpace(c.user, c.hw, c.m, NewLogger(nil))
@@ -325,4 +325,26 @@ func TestPyInts(t *testing.T) {
 		t.Error(got)
 	}
 
+}
+
+// On one GPU TEP and DEP split nothing: they are TP=1, swept once.
+func TestOneGPUIsTP(t *testing.T) {
+	m := ModelInfo{Name: "qwen3-moe", Architecture: "Qwen3MoeForCausalLM", IsMoE: true, NumExperts: 128, KVHeads: 4, Heads: 32, Intermediate: 6144}
+	plan, err := BuildPlan(SearchSpace{MinGPUs: 1, MaxGPUs: 2, GPUsPerNode: 8}, m, FilterOptions{}, NewLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pre, dec []string
+	for _, x := range plan.PrefillMappings {
+		pre = append(pre, x.Label())
+	}
+	for _, x := range plan.DecodeMappings {
+		dec = append(dec, x.Label())
+	}
+	if !reflect.DeepEqual(pre, []string{"TP=1", "TEP=2", "TP=2"}) || !reflect.DeepEqual(dec, []string{"TP=1", "DEP=2", "TP=2"}) {
+		t.Fatalf("prefill %v, decode %v", pre, dec)
+	}
+	if NewMapping("DEP", 1) != NewMapping("TP", 1) {
+		t.Fatal("DEP=1 must be TP=1")
+	}
 }

@@ -82,7 +82,7 @@ func NewCmd(flags genericclioptions.RESTClientGetter, streams genericiooptions.I
 		},
 	}
 	o.PrintFlags.AddFlags(cmd)
-	cmdutil.AddDryRunFlag(cmd)
+	util.AddDryRunFlag(cmd, &o.dryRun, true, "none, client or server: client prints the DGD without sending it, server lets the API server check it without storing it; a bare --dry-run is client")
 	f := cmd.Flags()
 	f.StringVarP(&o.Overlay, "kustomize", "k", "", "A kustomize directory rendered on top of the generated DGD")
 	f.BoolVar(&o.ForceConflicts, "force-conflicts", false, "Take ownership of fields that other managers own")
@@ -98,11 +98,10 @@ func (o *Options) Complete(cmd *cobra.Command, args []string) error {
 	if o.namespace, err = o.getter.Namespace(); err != nil {
 		return err
 	}
-	o.dryRun, err = cmdutil.GetDryRunStrategy(cmd)
 	if o.clock == nil {
 		o.clock = clock.RealClock{}
 	}
-	return err
+	return nil
 }
 
 // Validate checks flag combinations.

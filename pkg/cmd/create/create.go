@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -29,7 +30,7 @@ import (
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/clientgetter"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/util"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/estimator"
-	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/output"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/images"
 )
 
 var (
@@ -66,10 +67,16 @@ type Flags struct {
 	ProfilerImage string
 	WorkersImage  string
 	Simulate      bool
-	AICSystem     string
-	MinGPUs       int64
-	MaxGPUs       int64
-	AutoApply     bool
+	// System is the GPU system to simulate (--system; --aic-system is
+	// its deprecated spelling).
+	System      string
+	MinGPUs     int64
+	MaxGPUs     int64
+	GPUsPerNode int64
+	AutoApply   bool
+	// Given holds the SLA flags set on the command line: --ttft 0 is an
+	// error to report, an absent --ttft is left to admission's defaults.
+	Given map[string]bool
 }
 
 // Options is one create run.
@@ -123,7 +130,7 @@ func NewCmd(flags genericclioptions.RESTClientGetter, streams genericiooptions.I
 	}
 	o.PrintFlags.AddFlags(cmd)
 	cmdutil.AddFilenameOptionFlags(cmd, &o.FilenameOptions, "the DynamoGraphDeploymentRequest(s) to create")
-	cmdutil.AddDryRunFlag(cmd)
+	util.AddDryRunFlag(cmd, &o.dryRun, true, "none, client or server: client prints the DGDR without sending it, server lets the API server and the webhook check it without storing it; a bare --dry-run is client")
 	cmdutil.AddFieldManagerFlagVar(cmd, &o.FieldManager, cluster.FieldManager)
 	f := cmd.Flags()
 	f.StringVar(&o.Flags.Model, "model", "", "Model to deploy: a Hugging Face id or served name (spec.model)")
@@ -135,12 +142,18 @@ func NewCmd(flags genericclioptions.RESTClientGetter, streams genericiooptions.I
 	f.StringVar(&o.Flags.ProfilerImage, "profiler-image", "", "Profiler image (default: the backend's Dynamo runtime image)")
 	f.StringVar(&o.Flags.WorkersImage, "workers-image", "", "Image of the deployed workers (deploymentOverrides.workersImage)")
 	f.BoolVar(&o.Flags.Simulate, "simulate", false, "Profile with the analytic estimator instead of real engines (sweep.useAiConfigurator)")
-	f.StringVar(&o.Flags.AICSystem, "aic-system", "", "GPU system for simulation, e.g. h100_sxm (sweep.aicSystem; implies --simulate)")
+	f.StringVar(&o.Flags.System, "system", "", "GPU system for simulation, e.g. h100_sxm (sweep.aicSystem; implies --simulate)")
+	f.StringVar(&o.Flags.System, "aic-system", "", "GPU system for simulation (sweep.aicSystem)")
+	// Hidden, and warned about on stderr in Complete: cobra would print
+	// pflag's deprecation line on stdout, into -o yaml.
+	_ = f.MarkHidden("aic-system")
 	f.Int64Var(&o.Flags.MinGPUs, "min-gpus", 0, "Fewest GPUs per engine to sweep (hardware.minNumGpusPerEngine)")
 	f.Int64Var(&o.Flags.MaxGPUs, "max-gpus", 0, "Most GPUs per engine to sweep (hardware.maxNumGpusPerEngine)")
+	f.Int64Var(&o.Flags.GPUsPerNode, "gpus-per-node", 0, "GPUs per node (hardware.numGpusPerNode; default: discovered when the DGDR is profiled)")
 	f.BoolVar(&o.Flags.AutoApply, "auto-apply", false, "Deploy the result once profiling succeeds (spec.autoApply)")
 	_ = cmd.RegisterFlagCompletionFunc("backend", fixed(v1alpha1.Backends...))
-	_ = cmd.RegisterFlagCompletionFunc("aic-system", fixed(estimator.Systems()...))
+	_ = cmd.RegisterFlagCompletionFunc("system", fixed(estimator.Systems()...))
+	_ = cmd.RegisterFlagCompletionFunc("model", util.CompleteModels)
 	return cmd
 }
 
@@ -159,8 +172,8 @@ func (o *Options) Complete(cmd *cobra.Command, args []string) error {
 	if o.namespace, o.enforceNS, err = o.getter.ToRawKubeConfigLoader().Namespace(); err != nil {
 		return err
 	}
-	if o.dryRun, err = cmdutil.GetDryRunStrategy(cmd); err != nil {
-		return err
+	if cmd.Flags().Changed("aic-system") {
+		fmt.Fprintln(o.ErrOut, "Warning: --aic-system is deprecated; use --system, as profile and estimate do")
 	}
 	cmdutil.PrintFlagsWithDryRunStrategy(o.PrintFlags, o.dryRun)
 	o.printer, err = o.PrintFlags.ToPrinter()
@@ -171,7 +184,7 @@ func (o *Options) Complete(cmd *cobra.Command, args []string) error {
 func buildFlagsSet(cmd *cobra.Command) []string {
 	var set []string
 	for _, n := range []string{"model", "backend", "isl", "osl", "ttft", "itl", "profiler-image", "workers-image",
-		"simulate", "aic-system", "min-gpus", "max-gpus", "auto-apply"} {
+		"simulate", "system", "aic-system", "min-gpus", "max-gpus", "gpus-per-node", "auto-apply"} {
 		if cmd.Flags().Changed(n) {
 			set = append(set, "--"+n)
 		}
@@ -193,16 +206,33 @@ func (o *Options) Validate(cmd *cobra.Command) error {
 	case o.Flags.Model == "":
 		return fmt.Errorf("--model is required when creating from flags, e.g. --model Qwen/Qwen3-0.6B")
 	}
+	for flag, ms := range map[string]float64{"ttft": o.Flags.TTFT, "itl": o.Flags.ITL} {
+		if math.IsNaN(ms) || math.IsInf(ms, 0) {
+			return fmt.Errorf("--%s %v is not a latency: pass a positive number of milliseconds, e.g. --%s 200", flag, ms, flag)
+		}
+	}
+	o.Flags.Given = map[string]bool{}
+	for _, n := range []string{"isl", "osl", "ttft", "itl"} {
+		o.Flags.Given[n] = cmd.Flags().Changed(n)
+	}
 	return nil
 }
 
 // Build is the DGDR the flags describe (camelCase keys, the spelling the
 // profiler prefers).
 func Build(f Flags, name, namespace string) (*v1alpha1.DynamoGraphDeploymentRequest, error) {
-	cfg := map[string]any{
-		"sla": map[string]any{"isl": f.ISL, "osl": f.OSL, "ttft": f.TTFT, "itl": f.ITL},
+	// Only what was given: admission warns about the SLA left out.
+	sla := map[string]any{}
+	for k, v := range map[string]float64{"isl": float64(f.ISL), "osl": float64(f.OSL), "ttft": f.TTFT, "itl": f.ITL} {
+		if v != 0 || f.Given[k] {
+			sla[k] = v
+		}
 	}
+	cfg := map[string]any{"sla": sla}
 	hw := map[string]any{}
+	if f.GPUsPerNode > 0 {
+		hw["numGpusPerNode"] = f.GPUsPerNode
+	}
 	if f.MinGPUs > 0 {
 		hw["minNumGpusPerEngine"] = f.MinGPUs
 	}
@@ -212,10 +242,10 @@ func Build(f Flags, name, namespace string) (*v1alpha1.DynamoGraphDeploymentRequ
 	if len(hw) > 0 {
 		cfg["hardware"] = hw
 	}
-	if f.Simulate || f.AICSystem != "" {
+	if f.Simulate || f.System != "" {
 		sweep := map[string]any{"useAiConfigurator": true}
-		if f.AICSystem != "" {
-			sweep["aicSystem"] = strings.ToLower(f.AICSystem)
+		if f.System != "" {
+			sweep["aicSystem"] = strings.ToLower(f.System)
 		}
 		cfg["sweep"] = sweep
 	}
@@ -225,7 +255,7 @@ func Build(f Flags, name, namespace string) (*v1alpha1.DynamoGraphDeploymentRequ
 	}
 	img := f.ProfilerImage
 	if img == "" {
-		img = fmt.Sprintf("nvcr.io/nvidia/ai-dynamo/%s-runtime:%s", f.Backend, output.DefaultRuntimeTag)
+		img = images.Runtime(f.Backend)
 	}
 	d := &v1alpha1.DynamoGraphDeploymentRequest{
 		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: v1alpha1.DGDRKind},
@@ -253,9 +283,10 @@ func (o *Options) Run(cmd *cobra.Command) error {
 		if err != nil {
 			return err
 		}
-		// Flags are checked before anything reaches the cluster.
+		// Flags are checked before anything reaches the cluster, and
+		// their errors name the flags.
 		if err := validate(d.DeepCopy(), nil); err != nil {
-			return err
+			return util.FlagErrors(err)
 		}
 		y, err := yaml.Marshal(d)
 		if err != nil {
@@ -267,7 +298,7 @@ func (o *Options) Run(cmd *cobra.Command) error {
 	}
 	r := b.Flatten().Do()
 	if err := r.Err(); err != nil {
-		return util.TranslateError(err, util.Target{Verb: "create", Namespace: o.namespace})
+		return util.TranslateError(util.YAMLError(nil, err), util.Target{Verb: "create", Namespace: o.namespace})
 	}
 	count := 0
 	err := r.Visit(func(info *resource.Info, err error) error {
@@ -278,7 +309,7 @@ func (o *Options) Run(cmd *cobra.Command) error {
 		return o.createOne(cmd, info)
 	})
 	if err != nil {
-		return util.TranslateError(err, util.Target{Verb: "create", Namespace: o.namespace})
+		return util.TranslateError(util.YAMLError(nil, err), util.Target{Verb: "create", Namespace: o.namespace})
 	}
 	if count == 0 {
 		return fmt.Errorf("no DynamoGraphDeploymentRequest found in %v", o.FilenameOptions.Filenames)

@@ -23,7 +23,7 @@ func TestCreateFromFlagsClientDryRun(t *testing.T) {
 	if out.String() != "dynamographdeploymentrequest.nvidia.com/qwen\n" {
 		t.Fatalf("stdout = %q", out)
 	}
-	d, err := Build(Flags{Model: "m", Backend: "sglang", ISL: 1, OSL: 2, TTFT: 3, ITL: 4, AICSystem: "H200_SXM", WorkersImage: "w"}, "x", "ns")
+	d, err := Build(Flags{Model: "m", Backend: "sglang", ISL: 1, OSL: 2, TTFT: 3, ITL: 4, System: "H200_SXM", WorkersImage: "w"}, "x", "ns")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func TestCreateFromFlagsClientDryRun(t *testing.T) {
 			t.Errorf("config %s lacks %s", cfg, want)
 		}
 	}
-	if d.Spec.ProfilingConfig.ProfilerImage != "nvcr.io/nvidia/ai-dynamo/sglang-runtime:0.7.0" || d.Spec.DeploymentOverrides.WorkersImage != "w" {
+	if d.Spec.ProfilingConfig.ProfilerImage != "nvcr.io/nvidia/ai-dynamo/sglang-runtime:0.6.1" || d.Spec.DeploymentOverrides.WorkersImage != "w" {
 		t.Errorf("images: %+v", d.Spec)
 	}
 }
@@ -44,7 +44,7 @@ func TestCreateInvalidFlags(t *testing.T) {
 	cmd := NewCmd(genericclioptions.NewConfigFlags(false), streams)
 	cmd.SetArgs([]string{"bad", "--model", "m", "--isl", "3000", "--osl", "150", "--ttft", "0", "--itl", "20"})
 	err := cmd.Execute()
-	if err == nil || !strings.Contains(err.Error(), `DynamoGraphDeploymentRequest.nvidia.com "bad" is invalid`) || !strings.Contains(err.Error(), "sla.ttft") {
+	if err == nil || !strings.Contains(err.Error(), "invalid flags: --ttft: Invalid value: 0: --ttft must be positive") {
 		t.Fatalf("err = %v", err)
 	}
 	cmd = NewCmd(genericclioptions.NewConfigFlags(false), streams)

@@ -49,7 +49,7 @@ var wantFields = []string{
 	"backend", "decode.concurrency", "decode.contextLength", "decode.itlMs", "decode.throughputPerGpu",
 	"memory.fits", "memory.kvBytesPerToken", "memory.maxConcurrency", "memory.maxKvTokens", "memory.weightsGiBPerGpu",
 	"model", "parallelism.dep", "parallelism.numGpus", "parallelism.tep", "parallelism.tp", "precision",
-	"prefill.isl", "prefill.throughputPerGpu", "prefill.ttftMs", "system",
+	"prefill.isl", "prefill.throughputPerGpu", "prefill.ttftMs", "profile.swept", "system",
 }
 
 func TestJSONFieldsExactly(t *testing.T) {
@@ -142,15 +142,12 @@ func TestSweepAndAICRule(t *testing.T) {
 			lines++
 		}
 	}
-	if lines != 8 {
-		t.Errorf("sweep printed %d TP rows, want 8:\n%s", lines, out)
+	if lines != 4 {
+		t.Errorf("sweep printed %d TP rows, want profile's TP 1, 2, 4, 8:\n%s", lines, out)
 	}
-	if !strings.Contains(out, "TP=8: AI Configurator's head rule forbids it") ||
-		!strings.Contains(out, "num_heads 16 should be divisible by tp_size 8 and the division result should be >= 4") {
+	if !strings.Contains(out, "TP=8: profile drops it in simulation mode: num_heads 16 should be divisible by tp_size 8 and the division result should be >= 4") ||
+		!strings.Contains(out, "online only") {
 		t.Errorf("sweep does not report the AIC rule for TP 8:\n%s", out)
-	}
-	if !strings.Contains(out, "TP=3: not possible") {
-		t.Errorf("sweep does not explain TP 3:\n%s", out)
 	}
 	js, errOut, err := run(t, "--model", "Qwen/Qwen3-0.6B", "--tp", "8", "-o", "json")
 	if err != nil {
@@ -204,7 +201,7 @@ func TestErrorsNameFieldValueAndFix(t *testing.T) {
 		{[]string{"--model", "QWEN3_8B", "--isl", "0"}, []string{"--isl 0", "1 to 262144"}},
 		{[]string{"--model", "QWEN3_8B", "--concurrency", "-1"}, []string{"--concurrency -1"}},
 		{[]string{"--model", "QWEN3_8B", "--gpu-memory-utilization", "2"}, []string{"--gpu-memory-utilization 2", "(0, 1]"}},
-		{[]string{"--model", "QWEN3_8B", "-o", "xml"}, []string{`--output "xml"`, "json or yaml"}},
+		{[]string{"--model", "QWEN3_8B", "-o", "xml"}, []string{`--output "xml"`, "json, yaml"}},
 		{[]string{"--model", "QWEN3_8B", "--backend", "tgi"}, []string{`--backend "tgi"`, "sglang, trtllm, vllm"}},
 		{[]string{"--model", "QWEN3_8B", "--precision", "int2"}, []string{`--precision "int2"`, "bf16, fp8 or fp4"}},
 		{[]string{"--model", "QWEN3_8B", "--tp", "3"}, []string{"--tp 3", "not divisible by tp 3"}},
@@ -238,5 +235,64 @@ func TestHelpHasExamples(t *testing.T) {
 		if !strings.Contains(buf.String(), w) {
 			t.Errorf("help lacks %q", w)
 		}
+	}
+}
+
+// Impossible inputs are refused with a fix, and the fix, followed, works.
+func TestImpossibleInputsAndTheirFixes(t *testing.T) {
+	cases := []struct {
+		args, fixed []string
+		want        string
+	}{
+		{[]string{"--model", "Qwen/Qwen3-32B", "--concurrency", "500"}, []string{"--model", "Qwen/Qwen3-32B", "--concurrency", "500", "--tp", "8"},
+			"--concurrency 500 is above what TP=1 holds"},
+		{[]string{"--model", "Qwen/Qwen3-32B", "--concurrency", "500"}, []string{"--model", "Qwen/Qwen3-32B", "--concurrency", "5"},
+			"lower --concurrency to 5"},
+		{[]string{"--model", "Qwen/Qwen3-32B", "--isl", "100000"}, []string{"--model", "Qwen/Qwen3-32B", "--isl", "40810", "--tp", "4"},
+			"beyond the context of Qwen/Qwen3-32B (40960 tokens): use an --isl of at most 40810"},
+		{[]string{"--model", "Qwen/Qwen3-32B", "--tep", "2"}, []string{"--model", "Qwen/Qwen3-32B", "--tp", "2"},
+			"--tep 2 needs a mixture-of-experts model: Qwen/Qwen3-32B is dense"},
+		{[]string{"--model", "Qwen/Qwen3-32B", "--context", "50000"}, []string{"--model", "Qwen/Qwen3-32B", "--context", "40960"},
+			"--context 50000 is beyond the context"},
+	}
+	for _, c := range cases {
+		_, _, err := run(t, c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want %q", c.args, err, c.want)
+			continue
+		}
+		if _, _, err := run(t, c.fixed...); err != nil {
+			t.Errorf("the fix %v fails: %v", c.fixed, err)
+		}
+	}
+	// In a table the row says it does not fit, and why.
+	out, _, err := run(t, "--model", "Qwen/Qwen3-32B", "--concurrency", "500", "--sweep")
+	if err != nil || !strings.Contains(out, "TP=1: --concurrency 500 is above the 5 sequences its KV cache holds") {
+		t.Errorf("sweep with too many sequences (%v):\n%s", err, out)
+	}
+}
+
+// TEP=1 is TP=1; profile's rules decide the PROFILE column, so a mapping
+// profile drops is never listed as swept.
+func TestOneGPUAndProfileRules(t *testing.T) {
+	js, errOut, err := run(t, "--model", "Qwen/Qwen3-30B-A3B", "--tep", "1", "-o", "json")
+	if err != nil || !strings.Contains(js, `"tp": 1`) || !strings.Contains(js, `"tep": 0`) || !strings.Contains(errOut, "--tep 1 is TP=1") {
+		t.Fatalf("--tep 1 (%v): %s\n%s", err, js, errOut)
+	}
+	out, _, err := run(t, "--model", "Qwen/Qwen3-30B-A3B", "--sweep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) > 0 && (f[0] == "TEP=1" || f[0] == "DEP=1") {
+			t.Errorf("a one-GPU row named %s:\n%s", f[0], out)
+		}
+		if len(f) > 0 && f[0] == "TP=8" && f[len(f)-1] != "dropped" {
+			t.Errorf("TP=8 of Qwen3-30B-A3B must be dropped as profile drops it: %q", l)
+		}
+	}
+	if !strings.Contains(out, "TP=8: profile drops it: num_kv_heads=4 not divisible by tp_size=8") {
+		t.Errorf("no reason for TP=8:\n%s", out)
 	}
 }

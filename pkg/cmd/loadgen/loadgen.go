@@ -15,9 +15,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/kubectl/pkg/util/templates"
 
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/util"
 	lg "github.com/kubectl-dgdr/kubectl-dgdr/pkg/loadgen"
 )
 
@@ -47,6 +50,9 @@ var (
 		  --duration 2m --tokenizer ./tokenizer.json --export profile_export_aiperf.json`)
 )
 
+// outputTable is the default -o: the human table.
+const outputTable = "table"
+
 // Options holds the flags of `loadgen`.
 type Options struct {
 	URL            string
@@ -63,7 +69,9 @@ type Options struct {
 	NoMinTokens    bool
 	RequestTimeout time.Duration
 	Export         string
-	Output         string
+	PrintFlags     *genericclioptions.PrintFlags
+
+	printer printers.ResourcePrinter
 
 	// HTTP is the client (tests); nil uses a default one.
 	HTTP *http.Client
@@ -73,7 +81,7 @@ type Options struct {
 
 // NewCmd builds the `loadgen` command.
 func NewCmd(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &Options{IOStreams: streams}
+	o := &Options{IOStreams: streams, PrintFlags: util.NewDataPrintFlags().WithDefaultOutput(outputTable)}
 	cmd := &cobra.Command{
 		Use:                   "loadgen --url URL --isl N --osl N [--concurrency N] [--request-count N | --duration D] [flags]",
 		Short:                 "Benchmark an OpenAI-compatible endpoint with the profiler's load generator",
@@ -107,7 +115,8 @@ func NewCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	f.BoolVar(&o.NoMinTokens, "no-min-tokens", false, "do not send min_tokens")
 	f.DurationVar(&o.RequestTimeout, "request-timeout", 30*time.Minute, "per-request timeout")
 	f.StringVar(&o.Export, "export", "", "write profile_export_aiperf.json here")
-	f.StringVarP(&o.Output, "output", "o", "table", "output format: table or json")
+	o.PrintFlags.AddFlags(cmd)
+	f.Lookup("output").Usage = "Output format. One of: (" + strings.Join(append([]string{outputTable}, o.PrintFlags.AllowedFormats()...), ", ") + "); json and yaml print the AIPerf export"
 	return cmd
 }
 
@@ -177,8 +186,12 @@ func (o *Options) Validate() error {
 	if o.URL == "" {
 		return errors.New("--url is required: the server's base URL, e.g. http://127.0.0.1:8000")
 	}
-	if o.Output != "table" && o.Output != "json" {
-		return fmt.Errorf("--output %q is not supported: use table or json", o.Output)
+	if *o.PrintFlags.OutputFormat != outputTable {
+		p, err := util.ToPrinter(o.PrintFlags, outputTable)
+		if err != nil {
+			return err
+		}
+		o.printer = p
 	}
 	c := o.config()
 	if err := c.Validate(); err != nil {
@@ -203,11 +216,9 @@ func (o *Options) Run(ctx context.Context) error {
 			return fmt.Errorf("--export %s: %w", o.Export, werr)
 		}
 	}
-	if o.Output == "json" {
-		enc := json.NewEncoder(o.Out)
-		enc.SetIndent("", "  ")
-		if jerr := enc.Encode(e); jerr != nil {
-			return jerr
+	if o.printer != nil {
+		if perr := util.PrintData(o.printer, e, o.Out); perr != nil {
+			return perr
 		}
 	} else {
 		printTable(o.Out, e)

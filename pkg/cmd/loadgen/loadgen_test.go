@@ -57,9 +57,9 @@ func TestLoadgenCommand(t *testing.T) {
 func TestLoadgenValidation(t *testing.T) {
 	streams, _, _, _ := genericiooptions.NewTestIOStreams()
 	for args, want := range map[string]string{
-		"--isl 10 --osl 5":                                  "--url is required",
-		"--url http://x --model m --isl 0 --osl 5":          "isl 0",
-		"--url http://x --model m --isl 10 --osl 5 -o yaml": "--output",
+		"--isl 10 --osl 5":                                 "--url is required",
+		"--url http://x --model m --isl 0 --osl 5":         "isl 0",
+		"--url http://x --model m --isl 10 --osl 5 -o xml": `--output "xml" is not supported: use one of table, json`,
 	} {
 		cmd := NewCmd(streams)
 		cmd.SetArgs(strings.Fields(args))

@@ -17,8 +17,8 @@ import (
 
 // clusterOnly are the local-mode flags that make no sense with a DGDR name:
 // the DGDR in the cluster is the input.
-var clusterConflicts = []string{"local", "filename", "model", "backend", "isl", "osl", "ttft", "itl", "system",
-	"model-config", "config-map-file", "min-gpus", "max-gpus", "dry-run", "from", "output", "no-plots"}
+var clusterConflicts = []string{"filename", "model", "backend", "isl", "osl", "ttft", "itl", "system",
+	"model-config", "config-map-file", "min-gpus", "max-gpus", "gpus-per-node", "dry-run", "from", "output", "no-plots"}
 
 // ClusterFlags are the flags of cluster mode.
 type ClusterFlags struct {
@@ -41,6 +41,10 @@ func (o *Options) addClusterFlags(f *pflag.FlagSet) {
 }
 
 func (o *Options) validateCluster() error {
+	if o.changed["local"] {
+		return fmt.Errorf("profile %s names a DGDR in the cluster, and --local profiles a file or flags here: "+
+			"drop %s to profile locally (kubectl dgdr profile --local -f FILE), or drop --local to profile the DGDR in the cluster", o.Name, o.Name)
+	}
 	for _, f := range clusterConflicts {
 		if o.changed[f] {
 			return fmt.Errorf("profile %s: --%s applies to local profiling only; the DGDR in the cluster is the input "+
@@ -58,6 +62,9 @@ func (o *Options) validateCluster() error {
 	}
 	if o.Timeout < 0 {
 		return fmt.Errorf("--timeout %s is negative: pass a positive duration such as 10m, or 0 for the default", o.Timeout)
+	}
+	if o.changed["output-dir"] {
+		return o.checkOutputDir()
 	}
 	return nil
 }

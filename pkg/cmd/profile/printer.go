@@ -1,7 +1,6 @@
 package profile
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -10,8 +9,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/printers"
-	"sigs.k8s.io/yaml"
 
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/util"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profiler"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profiler/grid"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
@@ -24,7 +23,7 @@ func isTerminal(w io.Writer) bool { return printers.IsTerminal(w) }
 // print writes -o json|yaml, or the human summary: the header, the full
 // sweep tables, the seed's two "Suggested" lines and the files written.
 func (o *Options) print(r *results.Results, files []string) error {
-	if o.Output != "" {
+	if o.printer != nil {
 		return o.printStructured(r)
 	}
 	WriteSummary(o.Out, r)
@@ -33,12 +32,6 @@ func (o *Options) print(r *results.Results, files []string) error {
 		fmt.Fprintf(o.Out, "  %s\n", filepath.Join(o.OutputDir, f))
 	}
 	return nil
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // WriteSummary is the human summary of a profile.
@@ -152,7 +145,7 @@ func num(v float64) string { return fmt.Sprint(v) }
 
 // printPlan is --dry-run: the plan and its estimated cost, nothing measured.
 func (o *Options) printPlan(r *results.Results, j *job) error {
-	if o.Output != "" {
+	if o.printer != nil {
 		return o.printStructured(r)
 	}
 	w := o.Out
@@ -223,15 +216,7 @@ func (p *progress) finish() {
 	}
 }
 
-// printStructured is -o json|yaml: results.json in place of the summary.
+// printStructured is -o: results.json in place of the summary.
 func (o *Options) printStructured(r *results.Results) error {
-	if o.Output == "json" {
-		return writeJSON(o.Out, r)
-	}
-	b, err := yaml.Marshal(r)
-	if err != nil {
-		return err
-	}
-	_, err = o.Out.Write(b)
-	return err
+	return util.PrintData(o.printer, r, o.Out)
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -21,6 +22,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/util/templates"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/yaml"
@@ -28,7 +31,9 @@ import (
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/admission"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1beta1"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/cmd/util"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/estimator"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/images"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/output"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profileconfig"
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/profiler"
@@ -49,10 +54,14 @@ var (
 		profile; an existing one is replaced only when it holds nothing but a previous
 		profile (otherwise the files it would delete are listed), a symbolic link is refused
 		unless --follow-symlinks, and staging directories left by killed runs are removed.
+		--output-dir is checked before anything runs; Ctrl-C stops a local profile in any phase
+		with exit status 130, and the directory is left as it was.
 
 		With --local (implied by -f or by the flags alone) every measurement comes from the
 		built-in performance estimator: no cluster and no GPU are needed. The input goes through
-		the same defaulting and validation as the admission webhook.
+		the same defaulting and validation as the admission webhook, and its errors name the
+		flags you passed (--itl) or the fields of your file (spec.profilingConfig.config.sla.itl).
+		A MoE model's engines grow by --gpus-per-node (8 when it is not set, with a warning).
 
 		With a DGDR NAME, the DGDR in the cluster is profiled and the results are written back to
 		it (status, conditions, events, the dgdr-output-NAME and planner-profile-data ConfigMaps).
@@ -97,6 +106,9 @@ var (
 // DefaultOutputDir is the profiler's default output directory.
 const DefaultOutputDir = "profiling_results"
 
+// flagsModeName names the DGDR (and the generated DGD) built from flags.
+const flagsModeName = "local"
+
 // defaultLocalSystem is simulated when the DGDR names no GPU.
 const defaultLocalSystem = "h100_sxm"
 
@@ -128,22 +140,31 @@ type Options struct {
 	ConfigMapFile string
 	MinGPUs       int64
 	MaxGPUs       int64
+	// GPUsPerNode is hardware.numGpusPerNode (--gpus-per-node): the node
+	// size MoE engines grow by. Cluster mode discovers it.
+	GPUsPerNode int64
 
 	OutputDir string
 	// Selection is the rule: frontier (default) or upstream.
 	Selection string
 	// FollowSymlinks lets OutputDir be a symbolic link (--follow-symlinks).
 	FollowSymlinks bool
-	DryRun         bool
-	Quiet          bool
-	NoPlots        bool
-	Output         string
-	From           string
+	// DryRun is --dry-run: client prints the plan; profile has no server
+	// dry run (it sends nothing to the API server to check).
+	DryRun     cmdutil.DryRunStrategy
+	Quiet      bool
+	NoPlots    bool
+	PrintFlags *genericclioptions.PrintFlags
+	From       string
+	// Phase, when set, is called as each phase starts (see cmd.Options).
+	Phase func(ctx context.Context, phase string)
 
 	// changed records which flags the user set, so flags override the file.
 	changed map[string]bool
 	// isTTY decides between the progress bar and line mode.
 	isTTY bool
+	// printer is -o's; nil prints the summary.
+	printer printers.ResourcePrinter
 }
 
 // NewOptions returns Options with defaults.
@@ -151,12 +172,14 @@ func NewOptions(flags genericclioptions.RESTClientGetter, streams genericiooptio
 	if clk == nil {
 		clk = clock.RealClock{}
 	}
-	return &Options{IOStreams: streams, Clock: clk, Flags: flags, OutputDir: DefaultOutputDir, Selection: results.RuleFrontier, changed: map[string]bool{}}
+	return &Options{IOStreams: streams, Clock: clk, Flags: flags, OutputDir: DefaultOutputDir, Selection: results.RuleFrontier,
+		PrintFlags: util.NewDataPrintFlags(), changed: map[string]bool{}}
 }
 
 // NewCmd builds `profile`.
-func NewCmd(flags genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams, clk clock.PassiveClock) *cobra.Command {
+func NewCmd(flags genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams, clk clock.PassiveClock, phase func(context.Context, string)) *cobra.Command {
 	o := NewOptions(flags, streams, clk)
+	o.Phase = phase
 	cmd := &cobra.Command{
 		Use:                   "profile [NAME] [--local] [-f FILE | --model MODEL --backend BACKEND ...] [flags]",
 		DisableFlagsInUseLine: true,
@@ -177,7 +200,7 @@ func NewCmd(flags genericclioptions.RESTClientGetter, streams genericiooptions.I
 	f := cmd.Flags()
 	f.BoolVar(&o.Local, "local", o.Local, "Profile in this process with the built-in estimator (no cluster, no GPU)")
 	f.StringVarP(&o.Filename, "filename", "f", o.Filename, "DGDR YAML or JSON file to profile; - reads stdin")
-	f.StringVar(&o.Model, "model", o.Model, "Model (Hugging Face id or AI Configurator id); overrides spec.model")
+	f.StringVar(&o.Model, "model", o.Model, "Model (Hugging Face id or AI Configurator id; kubectl dgdr models lists them); overrides spec.model")
 	f.StringVar(&o.Backend, "backend", o.Backend, "Backend: vllm, sglang or trtllm; overrides spec.backend")
 	f.Int64Var(&o.ISL, "isl", o.ISL, "Input sequence length in tokens (sla.isl)")
 	f.Int64Var(&o.OSL, "osl", o.OSL, "Output sequence length in tokens (sla.osl)")
@@ -188,20 +211,22 @@ func NewCmd(flags genericclioptions.RESTClientGetter, streams genericiooptions.I
 	f.StringVar(&o.ConfigMapFile, "config-map-file", o.ConfigMapFile, "Base DynamoGraphDeployment (a recipe), or a ConfigMap holding it: what spec.profilingConfig.configMapRef names in the cluster; its worker flags go into the generated DGD")
 	f.Int64Var(&o.MinGPUs, "min-gpus", o.MinGPUs, "Minimum GPUs per engine (hardware.minNumGpusPerEngine)")
 	f.Int64Var(&o.MaxGPUs, "max-gpus", o.MaxGPUs, "Maximum GPUs per engine (hardware.maxNumGpusPerEngine)")
+	f.Int64Var(&o.GPUsPerNode, "gpus-per-node", o.GPUsPerNode, "GPUs per node (hardware.numGpusPerNode); MoE engines span up to four nodes (default: the cluster's in cluster mode, 8 locally)")
 	f.StringVar(&o.OutputDir, "output-dir", o.OutputDir, "Directory for every output; replaced atomically and only if it holds nothing but a previous profile")
 	f.BoolVar(&o.FollowSymlinks, "follow-symlinks", o.FollowSymlinks, "Let --output-dir be a symbolic link and write into the directory it points to")
-	f.BoolVar(&o.DryRun, "dry-run", o.DryRun, "Print the plan (mappings, points, estimated GPU time) and measure nothing")
+	util.AddDryRunFlag(cmd, &o.DryRun, false, "none or client: client prints the plan (mappings, points, estimated GPU time) and measures nothing; a bare --dry-run is client")
 	f.StringVar(&o.Selection, "selection", o.Selection, "Selection rule: frontier (the highest throughput per GPU at each mapping's SLA frontier, planner grids dense near the SLA) or upstream (Dynamo's rule on the coarse sweep)")
 	f.BoolVarP(&o.Quiet, "quiet", "q", o.Quiet, "No progress on stderr")
 	f.BoolVar(&o.NoPlots, "no-plots", o.NoPlots, "Skip the PNG plots")
-	f.StringVarP(&o.Output, "output", "o", o.Output, "Print results.json instead of the summary: json or yaml")
 	f.StringVar(&o.From, "from", o.From, "What-if: re-select from a saved results.json with new --ttft/--itl, measuring nothing")
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "Cluster mode: give up profiling after this long (0: 5m with the estimator, 4h online)")
 	o.addClusterFlags(f)
+	o.PrintFlags.AddFlags(cmd)
+	cmd.Flags().Lookup("output").Usage = "Print results.json instead of the summary. One of: (" + strings.Join(o.PrintFlags.AllowedFormats(), ", ") + ")"
 	cmd.ValidArgsFunction = completeNames(o)
+	_ = cmd.RegisterFlagCompletionFunc("model", util.CompleteModels)
 	_ = cmd.RegisterFlagCompletionFunc("backend", cobra.FixedCompletions([]string{"vllm", "sglang", "trtllm"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("system", cobra.FixedCompletions(estimator.Systems(), cobra.ShellCompDirectiveNoFileComp))
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("selection", cobra.FixedCompletions([]string{results.RuleFrontier, results.RuleUpstream}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -216,7 +241,25 @@ func (o *Options) Complete(cmd *cobra.Command, args []string) error {
 		o.Local = true // a file or flags can only be profiled here
 	}
 	o.isTTY = isTerminal(o.ErrOut)
+	if util.Structured(o.PrintFlags) {
+		var err error
+		if o.printer, err = util.ToPrinter(o.PrintFlags); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// flagsMode: the DGDR is built from flags alone, so errors name the flags.
+func (o *Options) flagsMode() bool { return o.Name == "" && o.Filename == "" && o.From == "" }
+
+// phase announces a phase to the hook, if any, and says whether to stop:
+// an interrupt ends the run at the next phase.
+func (o *Options) phase(ctx context.Context, name string) error {
+	if o.Phase != nil {
+		o.Phase(ctx, name)
+	}
+	return ctx.Err()
 }
 
 // Validate checks flag combinations.
@@ -235,16 +278,16 @@ func (o *Options) Validate() error {
 			return fmt.Errorf("--%s applies to cluster mode only: name a DGDR in the cluster (kubectl dgdr profile NAME --%s ...)", f, f)
 		}
 	}
-	switch o.Output {
-	case "", "json", "yaml":
-	default:
-		return fmt.Errorf("--output %q is not supported: use json or yaml (or leave it unset for the summary)", o.Output)
-	}
-	if o.OutputDir == "" && !o.DryRun {
-		return errors.New("--output-dir is empty: pass a directory for the outputs")
+	for _, v := range []struct {
+		flag string
+		ms   float64
+	}{{"ttft", o.TTFT}, {"itl", o.ITL}} {
+		if o.changed[v.flag] && (math.IsNaN(v.ms) || math.IsInf(v.ms, 0)) {
+			return fmt.Errorf("--%s %v is not a latency: pass a positive number of milliseconds, e.g. --%s 200", v.flag, v.ms, v.flag)
+		}
 	}
 	if o.From != "" {
-		for _, f := range []string{"filename", "model", "backend", "isl", "osl", "system", "model-config", "config-map-file", "min-gpus", "max-gpus", "dry-run"} {
+		for _, f := range []string{"filename", "model", "backend", "isl", "osl", "system", "model-config", "config-map-file", "min-gpus", "max-gpus", "gpus-per-node", "dry-run"} {
 			if o.changed[f] {
 				return fmt.Errorf("--from re-selects saved measurements and cannot take --%s; only --ttft and --itl change (run profile again for a new workload)", f)
 			}
@@ -252,10 +295,21 @@ func (o *Options) Validate() error {
 		if !o.changed["ttft"] && !o.changed["itl"] && !o.changed["selection"] {
 			return errors.New("--from needs a new --ttft, --itl or --selection to re-select for")
 		}
+	} else if o.Filename == "" && (o.Model == "" || o.Backend == "") {
+		return errors.New("nothing to profile: pass a DGDR with -f FILE (- for stdin), or at least --model and --backend with --isl, --osl, --ttft and --itl (kubectl dgdr models lists the models)")
+	}
+	if o.DryRun != cmdutil.DryRunNone {
 		return nil
 	}
-	if o.Filename == "" && (o.Model == "" || o.Backend == "") {
-		return errors.New("nothing to profile: pass a DGDR with -f FILE (- for stdin), or at least --model and --backend with --isl, --osl, --ttft and --itl")
+	return o.checkOutputDir()
+}
+
+// checkOutputDir refuses a bad --output-dir before any work, not after a
+// profile ran: a file, a link, a directory holding other files, a place
+// that cannot be written (output.Write checks again when it writes).
+func (o *Options) checkOutputDir() error {
+	if err := output.CheckDir(o.OutputDir, o.FollowSymlinks); err != nil {
+		return fmt.Errorf("--output-dir: %w", err)
 	}
 	return nil
 }
@@ -275,6 +329,22 @@ func (o *Options) Run(ctx context.Context) error {
 	// collecting at 50 % heap growth instead of 100 % keeps the whole
 	// process within its 60 MB RSS budget (make bench-profile) for a few ms.
 	defer debug.SetGCPercent(debug.SetGCPercent(50))
+	err := o.runLocal(ctx)
+	if ctx.Err() != nil {
+		return ctx.Err() // interrupted: main says so, nothing was written
+	}
+	if o.flagsMode() {
+		return util.FlagErrors(err)
+	}
+	return err
+}
+
+// runLocal profiles a file or flags in this process: read, measure on the
+// estimator, then render and move the outputs in whole.
+func (o *Options) runLocal(ctx context.Context) error {
+	if err := o.phase(ctx, "reading"); err != nil {
+		return err
+	}
 	req, err := o.buildDGDR()
 	if err != nil {
 		return err
@@ -287,10 +357,17 @@ func (o *Options) Run(ctx context.Context) error {
 	sim := profiler.NewSimulation(job.est)
 	sim.Log = log
 	p := &profiler.Profiler{Measurer: sim, Log: log}
-	prog := newProgress(o.ErrOut, o.isTTY, o.Quiet || o.DryRun)
+	dryRun := o.DryRun == cmdutil.DryRunClient
+	prog := newProgress(o.ErrOut, o.isTTY, o.Quiet || dryRun)
 	p.Progress = prog.update
+	if err := o.phase(ctx, "measuring"); err != nil {
+		return err
+	}
 	r, err := p.Run(ctx, job.cfg)
 	prog.finish()
+	if err == nil {
+		err = ctx.Err()
+	}
 	for _, w := range job.warnings {
 		log.Warnf("%s", w)
 	}
@@ -303,7 +380,7 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	r.Warnings = append(job.warnings, r.Warnings...)
 	files, err := output.Write(o.OutputDir, r, output.Inputs{DGDR: job.dgdr, Settings: job.settings, Log: log.Bytes(), FollowSymlinks: o.FollowSymlinks,
-		NoPlots: o.NoPlots, Now: o.Clock.Now(), Recipe: job.recipe})
+		NoPlots: o.NoPlots, Now: o.Clock.Now(), Recipe: job.recipe, Context: ctx, OnStep: func(step string) { _ = o.phase(ctx, step) }})
 	if err != nil {
 		return fmt.Errorf("writing outputs: %w", err)
 	}
@@ -332,7 +409,7 @@ func (o *Options) readRecipe(req *Request, j *job) error {
 		}
 		return nil
 	}
-	data, err := o.readInput(o.ConfigMapFile)
+	data, err := o.readInput("--config-map-file", o.ConfigMapFile)
 	if err != nil {
 		return err
 	}
@@ -368,7 +445,7 @@ func (o *Options) buildDGDR() (*Request, error) {
 	req := &Request{DGDR: &v1alpha1.DynamoGraphDeploymentRequest{}}
 	dgdr := req.DGDR
 	if o.Filename != "" {
-		data, err := o.readInput(o.Filename)
+		data, err := o.readInput("-f", o.Filename)
 		if err != nil {
 			return nil, err
 		}
@@ -379,8 +456,8 @@ func (o *Options) buildDGDR() (*Request, error) {
 	} else {
 		dgdr.APIVersion = v1alpha1.GroupVersion.String()
 		dgdr.Kind = "DynamoGraphDeploymentRequest"
-		dgdr.Name = "local-profile"
-		dgdr.Spec.ProfilingConfig.ProfilerImage = fmt.Sprintf("nvcr.io/nvidia/ai-dynamo/%s-runtime:%s", o.Backend, output.DefaultRuntimeTag)
+		// Short, so that every generated service name stays within Grove's 45 characters.
+		dgdr.Name = flagsModeName
 	}
 	if o.changed["model"] {
 		dgdr.Spec.Model = o.Model
@@ -413,6 +490,7 @@ func (o *Options) buildDGDR() (*Request, error) {
 		{"system", profileconfig.KeySweepAICSystem, o.System},
 		{"min-gpus", profileconfig.KeyHardwareMinGPUs, json.Number(fmt.Sprint(o.MinGPUs))},
 		{"max-gpus", profileconfig.KeyHardwareMaxGPUs, json.Number(fmt.Sprint(o.MaxGPUs))},
+		{"gpus-per-node", profileconfig.KeyHardwareGPUsPerNode, json.Number(fmt.Sprint(o.GPUsPerNode))},
 	} {
 		if err := set(s.flag, s.key, s.v); err != nil {
 			return nil, err
@@ -438,27 +516,28 @@ func (o *Options) buildDGDR() (*Request, error) {
 
 const maxInputBytes = 4 << 20
 
-func (o *Options) readInput(name string) ([]byte, error) {
+// readInput reads the file a flag names; - is stdin.
+func (o *Options) readInput(flag, name string) ([]byte, error) {
 	var r io.Reader
 	if name == "-" {
 		if o.In == nil {
-			return nil, errors.New("-f -: no standard input")
+			return nil, fmt.Errorf("%s -: no standard input", flag)
 		}
 		r = o.In
 	} else {
 		f, err := os.Open(name)
 		if err != nil {
-			return nil, fmt.Errorf("-f %s: %w", name, err)
+			return nil, fmt.Errorf("%s %s: %w", flag, name, err)
 		}
 		defer f.Close()
 		r = f
 	}
 	data, err := io.ReadAll(io.LimitReader(r, maxInputBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("-f %s: %w", name, err)
+		return nil, fmt.Errorf("%s %s: %w", flag, name, err)
 	}
 	if len(data) > maxInputBytes {
-		return nil, fmt.Errorf("-f %s: larger than %d bytes; is it really a DGDR?", name, maxInputBytes)
+		return nil, fmt.Errorf("%s %s: larger than %d bytes; is it really the file you meant?", flag, name, maxInputBytes)
 	}
 	return data, nil
 }
@@ -473,7 +552,7 @@ func DecodeRequest(data []byte) (*Request, error) {
 	}
 	var tm metav1.TypeMeta
 	if err := yaml.Unmarshal(data, &tm); err != nil {
-		return nil, fmt.Errorf("not a valid DynamoGraphDeploymentRequest: %w", err)
+		return nil, fmt.Errorf("not a valid DynamoGraphDeploymentRequest: %w", util.YAMLError(data, err))
 	}
 	if tm.Kind != v1alpha1.DGDRKind {
 		return nil, fmt.Errorf("kind %q: expected kind: DynamoGraphDeploymentRequest", tm.Kind)
@@ -528,10 +607,23 @@ func (o *Options) prepare(req *Request) (*job, error) {
 		return nil, err
 	}
 	j.warnings = append(j.warnings, warns...)
+	if img := &dgdr.Spec.ProfilingConfig.ProfilerImage; *img == "" && req.Hub == nil {
+		// A local profile runs no image; the webhook asks for one at create.
+		*img = images.Runtime(dgdr.Spec.Backend)
+		if !o.flagsMode() {
+			j.warnings = append(j.warnings, fmt.Sprintf("spec.profilingConfig.profilerImage is not set: a local profile runs no image, "+
+				"but the cluster needs one before kubectl dgdr create, e.g. %s", *img))
+		}
+	}
 	warns, errs := admission.ValidateAs(dgdr, req.Hub)
 	j.warnings = append(j.warnings, warns...)
 	if len(errs) > 0 {
 		return nil, admission.InvalidError(dgdr.Name, errs)
+	}
+	if o.flagsMode() {
+		for i, w := range j.warnings {
+			j.warnings[i] = util.FlagText(w)
+		}
 	}
 	for _, w := range j.warnings {
 		fmt.Fprintf(o.ErrOut, "Warning: %s\n", w)
@@ -558,7 +650,10 @@ func (o *Options) prepare(req *Request) (*job, error) {
 		}
 		sysName = defaultLocalSystem
 		w := fmt.Sprintf("no GPU system is set (sweep.aicSystem, aic.system, hardware.system or --system); simulating %s", sysName)
-		if req.Hub != nil {
+		switch {
+		case o.flagsMode():
+			w = fmt.Sprintf("no GPU system is set (--system); simulating %s", sysName)
+		case req.Hub != nil:
 			w = fmt.Sprintf("no GPU is set (spec.hardware.gpuSku or --system) and no cluster is there to discover one; simulating %s", sysName)
 		}
 		fmt.Fprintf(o.ErrOut, "Warning: %s\n", w)
@@ -574,7 +669,7 @@ func (o *Options) prepare(req *Request) (*job, error) {
 	}
 	j.est = setup.Estimator
 	j.cfg = setup.Config
-	j.cfg.DryRun = o.DryRun || s.DryRun
+	j.cfg.DryRun = o.DryRun == cmdutil.DryRunClient || s.DryRun
 	j.cfg.InterpolateAll = true
 	j.cfg.Selection = o.Selection
 	return j, nil
@@ -598,7 +693,7 @@ func (o *Options) lookupModel(s profileconfig.Settings) (*estimator.Model, error
 
 // runWhatIf is --from: re-select from saved measurements and re-render.
 func (o *Options) runWhatIf() error {
-	data, err := o.readInput(o.From)
+	data, err := o.readInput("--from", o.From)
 	if err != nil {
 		return err
 	}
@@ -654,11 +749,11 @@ func syntheticDGDR(r *results.Results) (*v1alpha1.DynamoGraphDeploymentRequest, 
 	d := &v1alpha1.DynamoGraphDeploymentRequest{}
 	d.APIVersion = v1alpha1.GroupVersion.String()
 	d.Kind = "DynamoGraphDeploymentRequest"
-	d.Name = cmp.Or(r.Input.Name, "local-profile")
+	d.Name = cmp.Or(r.Input.Name, flagsModeName)
 	d.Namespace = r.Input.Namespace
 	d.Spec.Model = r.Input.Model
 	d.Spec.Backend = r.Input.Backend
-	d.Spec.ProfilingConfig.ProfilerImage = fmt.Sprintf("nvcr.io/nvidia/ai-dynamo/%s-runtime:%s", r.Input.Backend, output.DefaultRuntimeTag)
+	d.Spec.ProfilingConfig.ProfilerImage = images.Runtime(r.Input.Backend)
 	cfg := map[string]any{
 		"deployment": map[string]any{"model": r.Input.Model},
 		"engine":     map[string]any{"backend": r.Input.Backend},

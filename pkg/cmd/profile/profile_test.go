@@ -105,7 +105,7 @@ func TestBadInput(t *testing.T) {
 		"cluster mode, no cluster":  {args: []string{"my-dgdr", "--server", "https://127.0.0.1:1"}, want: []string{"cannot reach the Kubernetes API server", "--local -f"}},
 		"cluster mode, local flags": {args: []string{"my-dgdr", "--isl", "100"}, want: []string{"--isl applies to local profiling only"}},
 		"from without SLA":          {args: []string{"--from", "x.json"}, want: []string{"--ttft"}},
-		"bad -o":                    {args: []string{"-f", examples + "sglang-moe.yaml", "-o", "wide"}, want: []string{"json or yaml"}},
+		"bad -o":                    {args: []string{"-f", examples + "sglang-moe.yaml", "-o", "wide"}, want: []string{`--output "wide" is not supported`, "json, yaml"}},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -52,12 +52,14 @@ func Table(rows []Summary, now time.Time) *metav1.Table {
 		{Name: "State", Type: "string"},
 		{Name: "Prefill", Type: "string"},
 		{Name: "Decode", Type: "string"},
+		{Name: "SLA (TTFT/ITL)", Type: "string", Priority: 1},
+		{Name: "Meets SLA", Type: "string", Priority: 1},
 		{Name: "Age", Type: "string"},
 	}}
 	for _, r := range rows {
 		obj := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: r.Name, Namespace: r.Namespace}}
 		t.Rows = append(t.Rows, metav1.TableRow{
-			Cells:  []any{r.Name, util.Escape(r.Model), util.Escape(r.Backend), util.Escape(r.State), r.Prefill, r.Decode, age(r.Created, now)},
+			Cells:  []any{r.Name, util.Escape(r.Model), util.Escape(r.Backend), util.Escape(r.State), r.Prefill, r.Decode, r.SLA, r.MeetsSLA, age(r.Created, now)},
 			Object: runtimeObject(obj),
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -35,7 +36,11 @@ var (
 		the chosen prefill and decode engines. With a name, the request in sections:
 		the SLA, the hardware found, the sweep with the chosen points marked, the
 		recommendation, the conditions, the generated DynamoGraphDeployment and the
-		next step. -o json|yaml prints the same data as one object.`)
+		next step; -o wide is the same (for a list it adds the SLA columns).
+
+		-o json, yaml, name, jsonpath and go-template print the DynamoGraphDeploymentRequest
+		objects themselves, as kubectl get does. -o view-json and -o view-yaml print the
+		detail view's data as one object.`)
 
 	statusExample = templates.Examples(`
 		# List the DGDRs of the current namespace, or of all namespaces
@@ -46,8 +51,12 @@ var (
 		%[1]s status qwen
 		%[1]s status qwen -w
 
-		# The same data for scripts
-		%[1]s status qwen -o json`)
+		# The object, as kubectl get prints it, or one field of it
+		%[1]s status qwen -o yaml
+		%[1]s status qwen -o jsonpath='{.status.state}'
+
+		# The detail view's data, for scripts
+		%[1]s status qwen -o view-json`)
 )
 
 // Options is one status run.
@@ -57,7 +66,7 @@ type Options struct {
 	Watch         bool
 	Timeout       time.Duration
 	NoHeaders     bool
-	Output        string
+	PrintFlags    *genericclioptions.PrintFlags
 	Color         util.ColorMode
 	Interval      time.Duration
 
@@ -66,14 +75,26 @@ type Options struct {
 	namespace string
 	color     bool
 	client    client.WithWatch
+	// printer prints the objects (-o json, yaml, name, ...); nil for the
+	// table and the view, which the command draws itself.
+	printer printers.ResourcePrinter
 	genericiooptions.IOStreams
 }
 
+// The -o values status draws itself, besides kubectl's printers.
+const (
+	outputWide     = "wide"
+	outputViewJSON = "view-json"
+	outputViewYAML = "view-yaml"
+)
+
 // NewCmd builds `status`.
 func NewCmd(flags genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams, clk clock.PassiveClock) *cobra.Command {
-	o := &Options{getter: clientgetter.New(flags, streams.ErrOut), clock: clk, IOStreams: streams, Color: util.ColorAuto, Interval: time.Second}
+	getter := clientgetter.New(flags, streams.ErrOut)
+	o := &Options{getter: getter, clock: clk, IOStreams: streams, Color: util.ColorAuto, Interval: time.Second,
+		PrintFlags: genericclioptions.NewPrintFlags("").WithTypeSetter(getter.Scheme())}
 	cmd := &cobra.Command{
-		Use:                   "status [NAME] [-A] [-w] [-o json|yaml|name] [flags]",
+		Use:                   "status [NAME] [-A] [-w] [-o wide|json|yaml|name|view-json|...] [flags]",
 		DisableFlagsInUseLine: true,
 		Short:                 "Show DynamoGraphDeploymentRequests: a table, or one in detail",
 		Long:                  statusLong,
@@ -95,11 +116,11 @@ func NewCmd(flags genericclioptions.RESTClientGetter, streams genericiooptions.I
 	f.BoolVarP(&o.Watch, "watch", "w", false, "Redraw the view whenever it changes (a line per change when not a terminal)")
 	f.DurationVar(&o.Timeout, "timeout", 0, "With -w, stop after this long (0 waits until interrupted)")
 	f.BoolVar(&o.NoHeaders, "no-headers", false, "Omit the table header")
-	f.StringVarP(&o.Output, "output", "o", "", "Output format: json, yaml or name")
+	o.PrintFlags.AddFlags(cmd)
+	cmd.Flags().Lookup("output").Usage = "Output format. One of: (" + strings.Join(outputFormats(o.PrintFlags), ", ") +
+		"). Without it, the table or the detail view; json, yaml, name, jsonpath and go-template print the objects; view-json and view-yaml the view's data"
 	util.AddColorFlag(cmd, &o.Color)
-	_ = cmd.RegisterFlagCompletionFunc("output", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return []string{"json", "yaml", "name"}, cobra.ShellCompDirectiveNoFileComp
-	})
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(outputFormats(o.PrintFlags), cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -116,16 +137,33 @@ func (o *Options) Complete(args []string) error {
 		o.clock = clock.RealClock{}
 	}
 	o.color = o.Color.Enabled(o.Out)
+	switch *o.PrintFlags.OutputFormat {
+	case "", outputWide, outputViewJSON, outputViewYAML:
+	default:
+		if o.printer, err = util.ToPrinter(o.PrintFlags, outputWide, outputViewJSON, outputViewYAML); err != nil {
+			return err
+		}
+	}
 	o.client, err = o.getter.Client()
 	return err
 }
 
+// outputFormats are status's own -o values and kubectl's printers'.
+func outputFormats(f *genericclioptions.PrintFlags) []string {
+	return append([]string{outputWide, outputViewJSON, outputViewYAML}, f.AllowedFormats()...)
+}
+
+func (o *Options) output() string {
+	if o.PrintFlags == nil || o.PrintFlags.OutputFormat == nil {
+		return ""
+	}
+	return *o.PrintFlags.OutputFormat
+}
+
 // Validate checks flag combinations.
 func (o *Options) Validate() error {
-	switch o.Output {
-	case "", "json", "yaml", "name":
-	default:
-		return fmt.Errorf("--output %q is not supported: use json, yaml or name", o.Output)
+	if o.Name == "" && (o.output() == outputViewJSON || o.output() == outputViewYAML) {
+		return fmt.Errorf("-o %s prints one DGDR's detail view: pass a NAME, or use -o json|yaml for the list", o.output())
 	}
 	if o.Name != "" && o.AllNamespaces {
 		return fmt.Errorf("a NAME and -A cannot be combined: pass -n NAMESPACE with the name")
@@ -142,11 +180,11 @@ func (o *Options) Run(ctx context.Context) error {
 		return o.list(ctx)
 	}
 	if !o.Watch {
-		v, err := o.view(ctx)
+		d, err := o.get(ctx)
 		if err != nil {
 			return err
 		}
-		return o.printView(v)
+		return o.printOne(ctx, d)
 	}
 	return o.watch(ctx)
 }
@@ -164,16 +202,10 @@ func (o *Options) list(ctx context.Context) error {
 	if err := o.client.List(ctx, &list, client.InNamespace(ns)); err != nil {
 		return util.TranslateError(err, o.target())
 	}
-	rows, errs := Summaries(ctx, o.client, list.Items, ns)
-	switch o.Output {
-	case "json", "yaml":
-		return o.marshal(map[string]any{"items": rows})
-	case "name":
-		for _, r := range rows {
-			fmt.Fprintf(o.Out, "%s.%s/%s\n", "dynamographdeploymentrequest", v1alpha1.GroupVersion.Group, r.Name)
-		}
-		return nil
+	if o.printer != nil {
+		return o.printer.PrintObj(&list, o.Out)
 	}
+	rows, errs := Summaries(ctx, o.client, list.Items, ns)
 	if len(rows) == 0 {
 		if o.AllNamespaces {
 			fmt.Fprintln(o.ErrOut, "No DynamoGraphDeploymentRequests found.")
@@ -183,7 +215,7 @@ func (o *Options) list(ctx context.Context) error {
 		return nil
 	}
 	t := Table(rows, o.clock.Now())
-	p := printers.NewTablePrinter(printers.PrintOptions{NoHeaders: o.NoHeaders, WithNamespace: o.AllNamespaces})
+	p := printers.NewTablePrinter(printers.PrintOptions{NoHeaders: o.NoHeaders, WithNamespace: o.AllNamespaces, Wide: o.output() == outputWide})
 	if err := p.PrintObj(t, o.Out); err != nil {
 		return err
 	}
@@ -193,21 +225,30 @@ func (o *Options) list(ctx context.Context) error {
 	return nil
 }
 
-func (o *Options) view(ctx context.Context) (*View, error) {
+func (o *Options) get(ctx context.Context) (*v1alpha1.DynamoGraphDeploymentRequest, error) {
 	var d v1alpha1.DynamoGraphDeploymentRequest
 	if err := o.client.Get(ctx, client.ObjectKey{Namespace: o.namespace, Name: o.Name}, &d); err != nil {
 		return nil, util.TranslateError(err, o.target())
 	}
-	return Gather(ctx, o.client, &d), nil
+	return &d, nil
 }
 
-func (o *Options) printView(v *View) error {
-	switch o.Output {
-	case "json", "yaml":
+// printOne prints one DGDR: the object with -o json|yaml|name|..., the
+// view's data with -o view-json|view-yaml, the view otherwise.
+func (o *Options) printOne(ctx context.Context, d *v1alpha1.DynamoGraphDeploymentRequest) error {
+	if o.printer != nil {
+		return o.printer.PrintObj(d, o.Out)
+	}
+	return o.printView(d, Gather(ctx, o.client, d))
+}
+
+// printView prints d, or its gathered view v, as -o asks.
+func (o *Options) printView(d *v1alpha1.DynamoGraphDeploymentRequest, v *View) error {
+	switch {
+	case o.printer != nil:
+		return o.printer.PrintObj(d, o.Out)
+	case o.output() == outputViewJSON || o.output() == outputViewYAML:
 		return o.marshal(v)
-	case "name":
-		_, err := fmt.Fprintf(o.Out, "dynamographdeploymentrequest.%s/%s\n", v1alpha1.GroupVersion.Group, v.Name)
-		return err
 	}
 	return PrintView(o.Out, v, o.clock.Now(), o.color)
 }
@@ -217,7 +258,7 @@ func (o *Options) marshal(v any) error {
 		b   []byte
 		err error
 	)
-	if o.Output == "json" {
+	if o.output() == outputViewJSON {
 		b, err = json.MarshalIndent(v, "", "    ")
 		b = append(b, '\n')
 	} else {
@@ -248,32 +289,34 @@ func (o *Options) watch(ctx context.Context) error {
 			fmt.Fprintf(o.ErrOut, "Warning: cannot watch DynamoGraphDeploymentRequest %s/%s (%v); redrawing every %s instead\n",
 				o.namespace, o.Name, err, o.Interval)
 		})
-	tty := printers.IsTerminal(o.Out) && o.Output == ""
+	drawn := o.output() == "" || o.output() == outputWide
+	tty := printers.IsTerminal(o.Out) && drawn
 	var last *View
 	lastLine := ""
 	tick := time.NewTicker(o.Interval)
 	defer tick.Stop()
 	for {
-		v, err := o.view(ctx)
+		var v *View
+		d, err := o.get(ctx)
 		if err != nil && ctx.Err() == nil {
 			return err
 		}
+		if d != nil {
+			v = Gather(ctx, o.client, d)
+		}
 		if v != nil {
+			changed := last == nil || !reflect.DeepEqual(last, v)
 			switch {
-			case tty:
-				if last == nil || !reflect.DeepEqual(last, v) {
-					fmt.Fprint(o.Out, "\x1b[H\x1b[2J")
-					if err := o.printView(v); err != nil {
-						return err
-					}
+			case tty && changed:
+				fmt.Fprint(o.Out, "\x1b[H\x1b[2J")
+				if err := o.printView(d, v); err != nil {
+					return err
 				}
-			case o.Output != "":
-				if last == nil || !reflect.DeepEqual(last, v) {
-					if err := o.printView(v); err != nil {
-						return err
-					}
+			case !drawn && changed:
+				if err := o.printView(d, v); err != nil {
+					return err
 				}
-			default:
+			case !tty && drawn:
 				if line := stateLine(v); line != lastLine {
 					fmt.Fprintln(o.Out, line)
 					lastLine = line

@@ -13,9 +13,11 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -266,4 +268,61 @@ func TestViewEscapesControlCharacters(t *testing.T) {
 	if !strings.Contains(out.String(), `Qwen/Qwen3-0.6B^[]0;PWNED^G^[[2J^@`) {
 		t.Errorf("model not shown escaped:\n%s", out.String())
 	}
+}
+
+// -o yaml|json|name|jsonpath print the object as kubectl get does; the
+// view's data is behind -o view-json; -o wide adds the SLA to the list.
+func TestOutputFormats(t *testing.T) {
+	b, items := fixture(t)
+	c := b.WithObjects(&items[0], &items[1]).Build()
+	run := func(name, output string) (string, error) {
+		out := &bytes.Buffer{}
+		o := &Options{Name: name, namespace: "team", clock: clocktesting.NewFakeClock(created), client: c, Interval: time.Second,
+			PrintFlags: genericclioptions.NewPrintFlags("").WithTypeSetter(scheme(t)), IOStreams: genericiooptions.IOStreams{Out: out, ErrOut: out}}
+		*o.PrintFlags.OutputFormat = output
+		switch output {
+		case "", outputWide, outputViewJSON, outputViewYAML:
+		default:
+			p, err := o.PrintFlags.ToPrinter()
+			if err != nil {
+				return "", err
+			}
+			o.printer = p
+		}
+		if err := o.Validate(); err != nil {
+			return "", err
+		}
+		err := o.Run(context.Background())
+		return out.String(), err
+	}
+	for _, c := range []struct{ name, output, want string }{
+		{"ready", "yaml", "kind: DynamoGraphDeploymentRequest\n"},
+		{"ready", "json", `"apiVersion": "nvidia.com/v1alpha1"`},
+		{"ready", "name", "dynamographdeploymentrequest.nvidia.com/ready\n"},
+		{"ready", "jsonpath={.status.state}", "Ready"},
+		{"ready", outputViewJSON, `"recommendation": {`},
+		{"ready", outputViewYAML, "sweep:\n"},
+		{"ready", "", "Sweep (* = chosen)"},
+		{"", "yaml", "kind: DynamoGraphDeploymentRequestList"},
+		{"", outputWide, "SLA (TTFT/ITL)"},
+	} {
+		out, err := run(c.name, c.output)
+		if err != nil || !strings.Contains(out, c.want) {
+			t.Errorf("status %s -o %s (%v) lacks %q:\n%s", c.name, c.output, err, c.want, out)
+		}
+	}
+	if out, _ := run("", outputWide); !strings.Contains(out, "200/20 ms") || !strings.Contains(out, "yes") {
+		t.Errorf("-o wide lacks the SLA and whether it is met:\n%s", out)
+	}
+	if _, err := run("", outputViewJSON); err == nil || !strings.Contains(err.Error(), "-o view-json prints one DGDR's detail view: pass a NAME") {
+		t.Errorf("view-json without a name: %v", err)
+	}
+}
+
+func scheme(t *testing.T) *runtime.Scheme {
+	s, err := api.NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -20,7 +20,7 @@ import (
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/results"
 )
 
-// View is everything `status NAME` shows; -o json|yaml prints it as is.
+// View is everything `status NAME` shows; -o view-json|view-yaml prints it as is.
 type View struct {
 	Name              string             `json:"name"`
 	Namespace         string             `json:"namespace"`
@@ -179,7 +179,9 @@ func sweepRows(r *results.Results) []SweepRow {
 // Summary is one row of the list table.
 type Summary struct {
 	Name, Namespace, Model, Backend, State, Prefill, Decode string
-	Created                                                 metav1.Time
+	// SLA is "TTFT/ITL ms"; MeetsSLA yes, no or - (-o wide).
+	SLA, MeetsSLA string
+	Created       metav1.Time
 }
 
 // Summaries reads the DGDRs and their results' selections (one ConfigMap
@@ -208,13 +210,24 @@ func Summaries(ctx context.Context, c client.Client, items []v1alpha1.DynamoGrap
 	out := make([]Summary, 0, len(items))
 	for _, d := range items {
 		s := Summary{Name: d.Name, Namespace: d.Namespace, Model: d.Spec.Model, Backend: cmp.Or(d.Status.Backend, d.Spec.Backend),
-			State: string(cluster.EffectiveState(d.Status.State)), Created: d.CreationTimestamp, Prefill: "-", Decode: "-"}
+			State: string(cluster.EffectiveState(d.Status.State)), Created: d.CreationTimestamp, Prefill: "-", Decode: "-", SLA: "-", MeetsSLA: "-"}
+		if cfg, err := profileconfig.FromJSON(d.Spec.ProfilingConfig.Config); err == nil {
+			if st, errs := cfg.Settings(); len(errs) == 0 && st.SLA.TTFT > 0 && st.SLA.ITL > 0 {
+				s.SLA = fmt.Sprintf("%g/%g ms", st.SLA.TTFT, st.SLA.ITL)
+			}
+		}
 		if r, ok := sel[d.Namespace+"/"+cluster.OutputConfigMapName(d.Name)]; ok && d.Status.ProfilingResults != "" {
 			if r.Prefill != nil {
 				s.Prefill = r.Prefill.Mapping.Label()
 			}
 			if r.Decode != nil {
 				s.Decode = r.Decode.Mapping.Label()
+			}
+			if r.Prefill != nil && r.Decode != nil {
+				s.MeetsSLA = "no"
+				if r.Prefill.MeetsSLA && r.Decode.MeetsSLA {
+					s.MeetsSLA = "yes"
+				}
 			}
 		}
 		out = append(out, s)

@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/api/v1alpha1"
+	"github.com/kubectl-dgdr/kubectl-dgdr/pkg/estimator"
 )
 
 // ClientSource gives a client and the namespace from the kubeconfig/-n.
@@ -47,4 +48,18 @@ func CompleteDGDRNames(src ClientSource) func(*cobra.Command, []string, string) 
 		}
 		return names, cobra.ShellCompDirectiveNoFileComp
 	}
+}
+
+// CompleteModels completes --model with the catalog's Hugging Face and AI
+// Configurator ids.
+func CompleteModels(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	var out []string
+	for _, m := range estimator.Catalog() {
+		for _, id := range []string{m.HFID, m.AICName} {
+			if id != "" && strings.HasPrefix(strings.ToLower(id), strings.ToLower(toComplete)) {
+				out = append(out, id)
+			}
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
 }
