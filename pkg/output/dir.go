@@ -58,22 +58,6 @@ func resolveTarget(dir string, follow bool) (string, error) {
 	return abs, nil
 }
 
-// CheckDir makes Write's refusals before the work that produces the
-// outputs (a cluster profile can run for hours): dir may not be a symbolic
-// link unless follow is set, nor a file, nor a directory holding files a
-// profile did not write. A profile from before the marker passes here;
-// Write checks it against the files it writes.
-func CheckDir(dir string, follow bool) error {
-	if dir == "" {
-		return errors.New("output directory is empty; pass --output-dir DIR")
-	}
-	target, err := resolveTarget(dir, follow)
-	if err != nil {
-		return err
-	}
-	return checkReplaceable(dir, target, nil)
-}
-
 // checkReplaceable refuses to replace a directory that holds anything
 // besides our previous profile, listing what it would lose. A directory
 // without our marker but with a profiler_status.yaml is a profile from
