@@ -2,7 +2,7 @@
 # FUZZTIME is per target. `make test` runs the smoke (FUZZ_SMOKE_TIME per
 # target); `make fuzz` runs longer.
 FUZZTIME        ?= 60s
-FUZZ_SMOKE_TIME ?= 10s
+FUZZ_SMOKE_TIME ?= 30s
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each (default 60s)
