@@ -71,15 +71,7 @@ func NewCmd(flags genericclioptions.RESTClientGetter, streams genericiooptions.I
 		Example:               fmt.Sprintf(applyExample, "kubectl dgdr"),
 		Args:                  cobra.ExactArgs(1),
 		ValidArgsFunction:     util.CompleteDGDRNames(o.getter),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:                  util.RunE(o),
 	}
 	o.PrintFlags.AddFlags(cmd)
 	util.AddDryRunFlag(cmd, &o.dryRun, true, "none, client or server: client prints the DGD without sending it, server lets the API server check it without storing it; a bare --dry-run is client")

@@ -187,15 +187,7 @@ func NewCmd(flags genericclioptions.RESTClientGetter, streams genericiooptions.I
 		Long:                  profileLong,
 		Example:               fmt.Sprintf(profileExample, "kubectl dgdr"),
 		Args:                  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:                  util.RunE(o),
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.Local, "local", o.Local, "Profile in this process with the built-in estimator (no cluster, no GPU)")
