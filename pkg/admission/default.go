@@ -30,6 +30,11 @@ func Default(dgdr *v1alpha1.DynamoGraphDeploymentRequest) (warnings []string, er
 	if dgdr == nil {
 		return nil, nil
 	}
+	// A model name past the cap would be copied into the config, and the
+	// patch sent back, only for validation to refuse it.
+	if len(dgdr.Spec.Model) > MaxModelLen {
+		return nil, InvalidError(dgdr.Name, field.ErrorList{field.TooLong(specPath.Child("model"), "", MaxModelLen)})
+	}
 	if ref := dgdr.Spec.ProfilingConfig.ConfigMapRef; ref != nil && ref.Key == "" {
 		ref.Key = DefaultConfigMapKey
 	}

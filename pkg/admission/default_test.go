@@ -269,3 +269,18 @@ func TestNilAndEmpty(t *testing.T) {
 		t.Error("InvalidError with no errors must be nil")
 	}
 }
+
+// TestDefaultRefusesLongModel: a model name past MaxModelLen is refused by
+// the mutating step too, before it is copied into the config.
+func TestDefaultRefusesLongModel(t *testing.T) {
+	d := mk(t, `{sla: {isl: 3000, osl: 150, ttft: 200, itl: 20}}`)
+	d.Spec.Model = strings.Repeat("q", MaxModelLen+1)
+	before := string(d.Spec.ProfilingConfig.Config.Raw)
+	_, err := Default(d)
+	if err == nil || !strings.Contains(err.Error(), "spec.model: Too long: may not be more than 256 bytes") {
+		t.Fatalf("err = %v", err)
+	}
+	if string(d.Spec.ProfilingConfig.Config.Raw) != before {
+		t.Errorf("object changed on error")
+	}
+}

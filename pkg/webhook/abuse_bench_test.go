@@ -1,13 +1,18 @@
 package webhook
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,7 +73,7 @@ func hostileBodies(b testing.TB) map[string][]byte {
 	big = append(big[:len(big)-1], append(append([]byte(`,"pad":"`), bytes.Repeat([]byte("x"), 10<<20)...), `"}`...)...)
 	return map[string][]byte{
 		"8000-keys":  review(b, admissionv1.Create, obj("Qwen/Qwen3-0.6B", keys.String()), nil),
-		"1MB-string": review(b, admissionv1.Create, obj(strings.Repeat("q", 1<<20), sla), nil),
+		"1MB-string": review(b, admissionv1.Create, obj(strings.Repeat("q", 1_000_000), sla), nil),
 		// json.Marshal refuses the depth itself: spliced in as bytes.
 		"100k-nested": bytes.Replace(review(b, admissionv1.Create, obj("Qwen/Qwen3-0.6B", `"DEEP"`), nil), []byte(`"DEEP"`), []byte(deep), 1),
 		"10MB-body":   big,
@@ -83,31 +88,183 @@ func benchClient() *http.Client {
 	}}
 }
 
-// BenchmarkAdmissionAbuse: one client sends hostile reviews back to back
-// (a new one as soon as the last is answered) to both handlers, while
-// another offers 2,000 valid reviews/s (half to each handler, open loop).
-// The server runs as in the Deployment: one CPU, GOMEMLIMIT at 90 % of the
-// 128 MiB limit. It passes when the server's peak RSS stays under the
-// limit, the valid reviews' p99 is at most 2 ms, no valid review fails and
-// no hostile one is allowed. BENCH_SECONDS (default 20) sets the length.
-// `make bench-webhook-abuse`; figures in pkg/admission/BENCH.md.
+// The attacker is this test binary re-executed with benchAttackEnv set to
+// "url|rate|dir": a client of its own, as an attacker would be, so its
+// 10 MB uploads do not hold the load generator's Go scheduler. With four
+// or more CPUs it gets one of its own (BENCH_ATTACKER_CPU); with two it
+// shares CPU 0 with the load generator, and its TLS and socket work delays
+// the valid reviews' clock too. It reads "on" and
+// "off" lines on stdin and, when stdin closes, prints its tally as JSON.
+const benchAttackEnv = "DGDR_WEBHOOK_BENCH_ATTACK"
+
+// hostileTally counts one attack's requests and how they were answered.
+type hostileTally struct{ Sent, Allowed, Refused, TransportErrors int }
+
+// attack sends each body in dir in turn (alternating the two handlers),
+// one at a time, at most rate a second while switched on.
+func attack(spec string) int {
+	base, rest, _ := strings.Cut(spec, "|")
+	rateS, dir, _ := strings.Cut(rest, "|")
+	rate, err := strconv.Atoi(rateS)
+	if err != nil || dir == "" {
+		fmt.Fprintln(os.Stderr, "bad", benchAttackEnv, spec)
+		return 2
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	bodies := map[string][]byte{}
+	for _, e := range entries {
+		if bodies[e.Name()], err = os.ReadFile(filepath.Join(dir, e.Name())); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+	}
+	names := slices.Sorted(maps.Keys(bodies))
+	var on atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(os.Stdin)
+		for sc.Scan() {
+			on.Store(sc.Text() == "on")
+		}
+		close(done)
+	}()
+	tally := map[string]*hostileTally{}
+	for _, n := range names {
+		tally[n] = &hostileTally{}
+	}
+	c := benchClient()
+	every := time.Second / time.Duration(max(rate, 1))
+	next := time.Now()
+	for i := 0; ; i++ {
+		select {
+		case <-done:
+			_ = json.NewEncoder(os.Stdout).Encode(tally)
+			return 0
+		case <-time.After(time.Until(next)):
+		}
+		next = next.Add(every)
+		if !on.Load() || len(names) == 0 {
+			next = time.Now().Add(time.Millisecond) // poll the switch
+			continue
+		}
+		name := names[i%len(names)]
+		path := admission.ValidatePath
+		if (i/len(names))%2 == 1 {
+			path = admission.MutatePath
+		}
+		t := tally[name]
+		t.Sent++
+		resp, err := c.Post(base+path, "application/json", bytes.NewReader(bodies[name]))
+		if err != nil {
+			t.TransportErrors++
+			continue
+		}
+		var ar admissionv1.AdmissionReview
+		data, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		switch {
+		case resp.StatusCode != http.StatusOK:
+			t.Refused++ // 400/413 before any decoding
+		case json.Unmarshal(data, &ar) == nil && ar.Response != nil && ar.Response.Allowed &&
+			(path == admission.ValidatePath || len(ar.Response.Patch) > 0):
+			// The mutating step lets a config it cannot read pass
+			// unchanged (the validating step refuses it); a patch or a
+			// validating allow is a failure.
+			t.Allowed++
+		default:
+			t.Refused++
+		}
+	}
+}
+
+// startAttacker starts the attacker process on the hostile bodies; switch
+// turns it on or off, finish stops it and returns its tally.
+func startAttacker(b *testing.B, base string, rate int, hostile map[string][]byte) (switchTo func(on bool), finish func() map[string]*hostileTally) {
+	dir := b.TempDir()
+	for name, body := range hostile {
+		if err := os.WriteFile(filepath.Join(dir, name), body, 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	args := []string{os.Args[0], "-test.run=^$", "-test.bench=^$"}
+	if cpu := os.Getenv("BENCH_ATTACKER_CPU"); cpu != "" { // a CPU of its own, where the host has one
+		if ts, err := exec.LookPath("taskset"); err == nil {
+			args = append([]string{ts, "-c", cpu}, args...)
+		}
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), benchAttackEnv+"="+base+"|"+strconv.Itoa(rate)+"|"+dir)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	switchTo = func(on bool) {
+		line := "off\n"
+		if on {
+			line = "on\n"
+		}
+		_, _ = io.WriteString(stdin, line)
+	}
+	finish = func() map[string]*hostileTally {
+		_ = stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			b.Fatal("attacker: ", err)
+		}
+		tally := map[string]*hostileTally{}
+		if err := json.Unmarshal(out.Bytes(), &tally); err != nil {
+			b.Fatalf("attacker said %q: %v", out.String(), err)
+		}
+		return tally
+	}
+	return switchTo, finish
+}
+
+// BenchmarkAdmissionAbuse: an attacker process sends hostile reviews one at
+// a time to both handlers while the load generator offers 2,000 valid
+// reviews/s (half to each handler, open loop). The attacker is switched on
+// and off in blocks of BENCH_BLOCK_MS (default 500), and each valid review
+// is filed under the state at its start: a stall of the host lands on both
+// alike, so the attack's own cost is the difference. The server runs as in
+// the Deployment: one CPU, GOMEMLIMIT at 90 % of the 128 MiB limit.
+//
+// It passes when the server's peak RSS stays under the limit, no valid
+// review fails, no hostile one is allowed and the valid reviews' p99 under
+// attack is at most 2 ms. When the p99 without attack, in the same
+// minutes, is itself over 2 ms, the host cannot tell the gate apart and
+// the verdict says so. BENCH_SECONDS (default 20) is the time under attack
+// (as much again without). `make bench-webhook-abuse`; figures in
+// pkg/admission/BENCH.md.
 func BenchmarkAdmissionAbuse(b *testing.B) {
 	secs := envInt("BENCH_SECONDS", 20)
+	block := time.Duration(envInt("BENCH_BLOCK_MS", 500)) * time.Millisecond
 	base, pid, pinned, stop := startBenchServer(b, "GOMEMLIMIT="+strconv.Itoa(benchGoMemLimit))
 	defer stop()
 	hostile := hostileBodies(b)
-	if only := os.Getenv("BENCH_HOSTILE"); only != "" { // e.g. 8000-keys,10MB-body
+	if only := os.Getenv("BENCH_HOSTILE"); only != "" { // e.g. 8000-keys,10MB-body; none: no attack
 		for k := range hostile {
 			if !strings.Contains(","+only+",", ","+k+",") {
 				delete(hostile, k)
 			}
 		}
 	}
+	hostileRate := envInt("BENCH_HOSTILE_RATE", 40)
+	switchTo, finish := startAttacker(b, base, hostileRate, hostile)
 	valid := review(b, admissionv1.Create, exampleJSON(b, "trtllm-aic-offline", "team-a"), nil)
 	client := benchClient()
 	fire(client, base+admission.ValidatePath, valid, 1000, time.Second) // warm up
 
 	var peak atomic.Int64
+	var phase atomic.Int32 // 1 while the attacker is on
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -124,131 +281,84 @@ func BenchmarkAdmissionAbuse(b *testing.B) {
 			}
 		}
 	}()
-	type tally struct{ sent, allowed, refused, httpErr int }
-	hostileStats := map[string]*tally{}
-	for k := range hostile {
-		hostileStats[k] = &tally{}
-	}
-	// The attacker sends one request at a time, at most BENCH_HOSTILE_RATE
-	// a second (default 40; 0: back to back). Back to back on two cores,
-	// its own 10 MB writes starve the load generator it shares a CPU with,
-	// and the figures measure the client, not the server.
-	hostileRate := envIntOr("BENCH_HOSTILE_RATE", 40)
-	go func() {
+	go func() { // the attacker's switch
 		defer wg.Done()
-		c := benchClient()
-		var every time.Duration
-		if hostileRate > 0 {
-			every = time.Second / time.Duration(hostileRate)
-		}
-		next := time.Now()
-		if len(hostile) == 0 { // BENCH_HOSTILE=none: the baseline
-			<-done
-			return
-		}
-		for i := 0; ; i++ {
-			for name, body := range hostile {
-				select {
-				case <-done:
-					return
-				case <-time.After(time.Until(next)):
-				}
-				next = next.Add(every)
-				path := admission.ValidatePath
-				if i%2 == 1 {
-					path = admission.MutatePath
-				}
-				t := hostileStats[name]
-				t.sent++
-				resp, err := c.Post(base+path, "application/json", bytes.NewReader(body))
-				if err != nil {
-					t.httpErr++
-					continue
-				}
-				var ar admissionv1.AdmissionReview
-				data, _ := io.ReadAll(resp.Body)
-				_ = resp.Body.Close()
-				switch {
-				case resp.StatusCode != http.StatusOK:
-					t.refused++ // 400/413 before any decoding
-				case json.Unmarshal(data, &ar) == nil && ar.Response != nil && ar.Response.Allowed &&
-					(path == admission.ValidatePath || len(ar.Response.Patch) > 0):
-					// The mutating step lets a config it cannot read pass
-					// unchanged (the validating step refuses it); a patch
-					// or a validating allow is a failure.
-					t.allowed++
-				default:
-					t.refused++
-				}
+		for on := false; ; on = !on {
+			switchTo(on)
+			phase.Store(map[bool]int32{false: 0, true: 1}[on])
+			select {
+			case <-done:
+				switchTo(false)
+				return
+			case <-time.After(block):
 			}
 		}
 	}()
 	b.ResetTimer()
-	// Where the CPU goes: the server's core and the one the load generator
-	// shares with the attacker.
 	serverCPU0, clientCPU0 := processCPU(pid), processCPU(os.Getpid())
-	var lat []time.Duration
+	var lat [2][]time.Duration
 	var errs int
 	for range b.N {
-		l, e := fireBoth(client, base, valid, time.Duration(secs)*time.Second)
-		lat, errs = append(lat, l...), errs+e
+		l, e := fireBoth(client, base, valid, 2*time.Duration(secs)*time.Second, &phase)
+		lat[0], lat[1], errs = append(lat[0], l[0]...), append(lat[1], l[1]...), errs+e
 	}
 	b.StopTimer()
 	close(done)
 	wg.Wait()
+	tally := finish()
 	serverCPU, clientCPU := processCPU(pid)-serverCPU0, processCPU(os.Getpid())-clientCPU0
 	_, hwm := memStat(pid)
-	p99 := pct(lat, 99)
-	fmt.Fprintf(os.Stderr, "abuse: %d s, server pinned %v, GOMEMLIMIT %d MiB, limit %d MiB, hostile rate %d/s (0: back to back)\n",
-		secs, pinned, benchGoMemLimit>>20, deployMemoryLimit>>20, hostileRate)
-	fmt.Fprintf(os.Stderr, "valid: n=%d errors=%d p50 %.0f µs p99 %.0f µs p99.9 %.0f µs\n", len(lat), errs, pct(lat, 50), p99, pct(lat, 99.9))
+	calm, attacked := pct(lat[0], 99), pct(lat[1], 99)
+	fmt.Fprintf(os.Stderr, "abuse: %d s under attack and %d s without, in blocks of %v; server pinned %v, GOMEMLIMIT %d MiB, limit %d MiB, hostile rate %d/s\n",
+		secs, secs, block, pinned, benchGoMemLimit>>20, deployMemoryLimit>>20, hostileRate)
+	for i, name := range []string{"without attack", "under attack"} {
+		fmt.Fprintf(os.Stderr, "valid %-14s n=%d p50 %.0f µs p99 %.0f µs p99.9 %.0f µs\n", name, len(lat[i]), pct(lat[i], 50), pct(lat[i], 99), pct(lat[i], 99.9))
+	}
+	fmt.Fprintf(os.Stderr, "valid errors: %d\n", errs)
 	hostileAllowed := 0
-	for name, t := range hostileStats {
-		fmt.Fprintf(os.Stderr, "hostile %-12s sent %d (%.1f/s) refused %d allowed %d transport errors %d\n",
-			name, t.sent, float64(t.sent)/float64(secs), t.refused, t.allowed, t.httpErr)
-		hostileAllowed += t.allowed
+	for _, name := range slices.Sorted(maps.Keys(tally)) {
+		t := tally[name]
+		fmt.Fprintf(os.Stderr, "hostile %-12s sent %d refused %d allowed %d transport errors %d\n",
+			name, t.Sent, t.Refused, t.Allowed, t.TransportErrors)
+		hostileAllowed += t.Allowed
 	}
 	fmt.Fprintf(os.Stderr, "server RSS: peak sampled %.1f MiB, VmHWM %.1f MiB\n", float64(peak.Load())/(1<<20), float64(hwm)/(1<<20))
-	fmt.Fprintf(os.Stderr, "CPU busy: server %.0f %% of its core, load generator and attacker %.0f %% of theirs\n",
-		100*serverCPU.Seconds()/float64(secs), 100*clientCPU.Seconds()/float64(secs))
-	b.ReportMetric(p99, "valid-p99-µs")
+	fmt.Fprintf(os.Stderr, "CPU busy: server %.0f %% of its core, load generator %.0f %% of its core (the attacker is a process of its own)\n",
+		100*serverCPU.Seconds()/float64(2*secs), 100*clientCPU.Seconds()/float64(2*secs))
+	b.ReportMetric(attacked, "attacked-p99-µs")
+	b.ReportMetric(calm, "calm-p99-µs")
 	b.ReportMetric(float64(hwm)/(1<<20), "peak-rss-MiB")
-	verdict := "PASS"
-	if hwm >= deployMemoryLimit || p99 > 2000 || errs > 0 || hostileAllowed > 0 {
-		verdict = "FAIL"
-		b.Errorf("abuse: peak RSS %d MiB (limit %d), valid p99 %.0f µs (target 2000), %d valid errors, %d hostile allowed",
-			hwm>>20, deployMemoryLimit>>20, p99, errs, hostileAllowed)
+	switch {
+	case hwm >= deployMemoryLimit || errs > 0 || hostileAllowed > 0:
+		b.Errorf("abuse: FAIL: peak RSS %d MiB (limit %d), %d valid errors, %d hostile allowed", hwm>>20, deployMemoryLimit>>20, errs, hostileAllowed)
+	case attacked <= 2000:
+		fmt.Fprintf(os.Stderr, "abuse: PASS: p99 under attack %.0f µs (target 2000; %.0f µs without)\n", attacked, calm)
+	case calm > 2000:
+		b.Errorf("abuse: HOST TOO NOISY: p99 under attack %.0f µs, but %.0f µs without attack in the same minutes: the 2 ms gate cannot be judged here", attacked, calm)
+	default:
+		b.Errorf("abuse: FAIL: p99 under attack %.0f µs (target 2000; %.0f µs without)", attacked, calm)
 	}
-	fmt.Fprintln(os.Stderr, "abuse:", verdict)
 }
 
 // fireBoth offers 2,000 valid reviews/s for d, half to each handler, and
-// returns the latencies and failures of both.
-func fireBoth(c *http.Client, base string, body []byte, d time.Duration) ([]time.Duration, int) {
+// returns the latencies of both, filed by phase, and the failures.
+func fireBoth(c *http.Client, base string, body []byte, d time.Duration, phase *atomic.Int32) ([2][]time.Duration, int) {
 	var mu sync.Mutex
-	var lat []time.Duration
+	var lat [2][]time.Duration
 	var errs int
 	var wg sync.WaitGroup
 	for _, p := range []string{admission.ValidatePath, admission.MutatePath} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			l, e, _ := fire(c, base+p, body, 1000, d)
+			l, e, _ := fireTagged(c, base+p, body, 1000, d, phase)
 			mu.Lock()
-			lat, errs = append(lat, l...), errs+e
+			lat[0], lat[1], errs = append(lat[0], l[0]...), append(lat[1], l[1]...), errs+e
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
 	return lat, errs
-}
-
-// envIntOr is envInt that also takes 0.
-func envIntOr(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v >= 0 {
-		return v
-	}
-	return def
 }
 
 // BenchmarkAdmissionSoak offers 2,000 valid reviews/s (half to each
@@ -270,7 +380,8 @@ func BenchmarkAdmissionSoak(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		for w := 0; w*window < total; w++ {
-			lat, e := fireBoth(client, base, valid, time.Duration(window)*time.Second)
+			l, e := fireBoth(client, base, valid, time.Duration(window)*time.Second, nil)
+			lat := l[0]
 			errs += e
 			r, _ := memStat(pid)
 			rss = append(rss, r)

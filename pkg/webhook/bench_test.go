@@ -3,6 +3,7 @@ package webhook
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -14,15 +15,18 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
+	"golang.org/x/time/rate"
 	admissionv1 "k8s.io/api/admission/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
@@ -49,21 +53,51 @@ const (
 
 // timedServer records how long each handler's ServeHTTP takes (reading the
 // body, decoding the review, the handler, encoding the answer): the
-// server's own share of the latency, apart from TLS and scheduling.
+// server's own share of the latency, apart from TLS and scheduling. The
+// times go into fixed histograms, so a 10-minute soak does not grow the
+// server's heap with its own instrument.
 type timedServer struct {
 	crwebhook.Server
-	mu   sync.Mutex
-	took map[string][]time.Duration
+	budget *rate.Limiter
+	mu     sync.Mutex
+	took   map[string]*usHistogram
+}
+
+// usHistogram counts durations in 1 µs buckets up to 100 ms (the last
+// bucket holds everything longer).
+type usHistogram struct {
+	n      int
+	counts [100_001]uint32
+}
+
+func (h *usHistogram) add(d time.Duration) {
+	h.counts[min(int(d/time.Microsecond), len(h.counts)-1)]++
+	h.n++
+}
+
+// pct is the p-th percentile in microseconds.
+func (h *usHistogram) pct(p float64) int {
+	seen := 0
+	for us, c := range h.counts {
+		if seen += int(c); float64(seen) >= p/100*float64(h.n) {
+			return us
+		}
+	}
+	return len(h.counts) - 1
 }
 
 func (t *timedServer) Register(path string, hook http.Handler) {
-	h := guard(hook) // the guard is timed too; guard passes the wrapper below through
+	h := guard(hook, t.budget) // the guard is timed too; guard passes the wrapper below through
+	hist := &usHistogram{}
+	t.mu.Lock()
+	t.took[path] = hist
+	t.mu.Unlock()
 	t.Server.Register(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t0 := time.Now()
 		h.ServeHTTP(w, r)
 		d := time.Since(t0)
 		t.mu.Lock()
-		t.took[path] = append(t.took[path], d)
+		hist.add(d)
 		t.mu.Unlock()
 	}))
 }
@@ -72,14 +106,18 @@ func (t *timedServer) report() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, p := range slices.Sorted(maps.Keys(t.took)) {
-		d := t.took[p]
-		fmt.Fprintf(os.Stderr, "server ServeHTTP %s: n=%d p50 %.0f µs p99 %.0f µs\n", p, len(d), pct(d, 50), pct(d, 99))
+		if h := t.took[p]; h.n > 0 {
+			fmt.Fprintf(os.Stderr, "server ServeHTTP %s: n=%d p50 %d µs p99 %d µs\n", p, h.n, h.pct(50), h.pct(99))
+		}
 	}
 }
 
 func TestMain(m *testing.M) {
 	if spec := os.Getenv(benchServeEnv); spec != "" {
 		os.Exit(serveBench(spec))
+	}
+	if spec := os.Getenv(benchAttackEnv); spec != "" {
+		os.Exit(attack(spec))
 	}
 	os.Exit(m.Run())
 }
@@ -103,7 +141,7 @@ func serveBench(spec string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	srv := &timedServer{Server: inner, took: map[string][]time.Duration{}}
+	srv := &timedServer{Server: inner, budget: inner.budget, took: map[string]*usHistogram{}}
 	defer srv.report()
 	Register(srv, NewScheme())
 	srv.Register(benchNoop, &ctrladmission.Webhook{Handler: ctrladmission.HandlerFunc(
@@ -126,6 +164,31 @@ func serveBench(spec string) int {
 	fmt.Fprintf(os.Stderr, "server: GOMAXPROCS %d, GOGC %q, GOMEMLIMIT %q: %d GCs, %.1f ms total pause, heap in use %.1f MiB, %.0f MiB allocated\n",
 		runtime.GOMAXPROCS(0), os.Getenv("GOGC"), os.Getenv("GOMEMLIMIT"), ms.NumGC, float64(ms.PauseTotalNs)/1e6,
 		float64(ms.HeapInuse)/(1<<20), float64(ms.TotalAlloc)/(1<<20))
+	sample := []metrics.Sample{{Name: "/sched/latencies:seconds"}, {Name: "/gc/pauses:seconds"}}
+	metrics.Read(sample)
+	for _, s := range sample {
+		if s.Value.Kind() == metrics.KindFloat64Histogram {
+			h := s.Value.Float64Histogram()
+			fmt.Fprintf(os.Stderr, "server %s: p50 %.0f µs p99 %.0f µs p99.9 %.0f µs\n", s.Name,
+				histPct(h, 50)*1e6, histPct(h, 99)*1e6, histPct(h, 99.9)*1e6)
+		}
+	}
+	return 0
+}
+
+// histPct is the p-th percentile of a runtime/metrics histogram (the upper
+// edge of its bucket).
+func histPct(h *metrics.Float64Histogram, p float64) float64 {
+	var total uint64
+	for _, c := range h.Counts {
+		total += c
+	}
+	var seen uint64
+	for i, c := range h.Counts {
+		if seen += c; float64(seen) >= p/100*float64(total) {
+			return h.Buckets[i+1]
+		}
+	}
 	return 0
 }
 
@@ -151,10 +214,13 @@ func startBenchServer(b *testing.B, extraEnv ...string) (url string, pid int, pi
 
 	argv := []string{os.Args[0], "-test.run=^$", "-test.bench=^$"}
 	env := append(append(os.Environ(), benchServeEnv+"="+dir+"|"+strconv.Itoa(port)), extraEnv...)
+	if gogc := os.Getenv("BENCH_SERVER_GOGC"); gogc != "" {
+		env = append(env, "GOGC="+gogc)
+	}
 	if cpu := os.Getenv("BENCH_SERVER_CPU"); cpu != "" {
 		if ts, err := exec.LookPath("taskset"); err == nil {
 			argv = append([]string{ts, "-c", cpu}, argv...)
-			env = append(env, "GOMAXPROCS=1")
+			env = append(env, "GOMAXPROCS="+cmp.Or(os.Getenv("BENCH_SERVER_GOMAXPROCS"), "1"))
 			pinned = true
 		}
 	}
@@ -297,8 +363,16 @@ func median(xs []float64) float64 {
 // starts at its scheduled time whatever the others do), and returns the
 // latencies of the successful requests, the failures and the time taken.
 func fire(c *http.Client, url string, body []byte, rate int, d time.Duration) ([]time.Duration, int, time.Duration) {
+	lat, errs, took := fireTagged(c, url, body, rate, d, nil)
+	return lat[0], errs, took
+}
+
+// fireTagged is fire that files each latency under the phase (0 or 1) that
+// phase held when its request started; a nil phase files all under 0.
+func fireTagged(c *http.Client, url string, body []byte, rate int, d time.Duration, phase *atomic.Int32) ([2][]time.Duration, int, time.Duration) {
 	n := int(float64(rate) * d.Seconds())
 	lat := make([]time.Duration, n)
+	tag := make([]int32, n)
 	ok := make([]bool, n)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -306,6 +380,9 @@ func fire(c *http.Client, url string, body []byte, rate int, d time.Duration) ([
 	for i := 0; i < n; i++ {
 		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
 			time.Sleep(d)
+		}
+		if phase != nil {
+			tag[i] = phase.Load()
 		}
 		wg.Add(1)
 		go func(i int) {
@@ -322,13 +399,16 @@ func fire(c *http.Client, url string, body []byte, rate int, d time.Duration) ([
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	var out []time.Duration
+	var out [2][]time.Duration
+	errs := 0
 	for i := range lat {
 		if ok[i] {
-			out = append(out, lat[i])
+			out[tag[i]] = append(out[tag[i]], lat[i])
+		} else {
+			errs++
 		}
 	}
-	return out, n - len(out), elapsed
+	return out, errs, elapsed
 }
 
 // processCPU is the user+system CPU time of a process from /proc (Linux;

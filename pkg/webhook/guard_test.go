@@ -3,6 +3,7 @@ package webhook
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -18,7 +19,7 @@ import (
 // registers them.
 func guarded() (mutate, validate http.Handler) {
 	m, v := handlers()
-	return guard(m), guard(v)
+	return guard(m, nil), guard(v, nil)
 }
 
 // postRaw sends body and returns the HTTP status and the reply.
@@ -178,5 +179,64 @@ func TestValueAt(t *testing.T) {
 	}
 	if _, ok := valueAt([]byte(`{"requ\u0065st":{"uid":"u"}}`), "request", "uid"); ok {
 		t.Error("an escaped key was read as plain: the decoder must decide")
+	}
+}
+
+// TestLargeReviewBudget: reviews over LargeReviewBytes draw on a shared
+// byte budget and get 429 with Retry-After once it is spent, whether the
+// body's length is declared or sent chunked; small reviews never do.
+func TestLargeReviewBudget(t *testing.T) {
+	var d map[string]any
+	if err := json.Unmarshal(exampleJSON(t, "vllm-dense-online", "team-a"), &d); err != nil {
+		t.Fatal(err)
+	}
+	d["metadata"].(map[string]any)["annotations"] = map[string]any{"note": strings.Repeat("n", 200<<10)}
+	obj, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	large, small := review(t, admissionv1.Create, obj, nil), review(t, admissionv1.Create, exampleJSON(t, "vllm-dense-online", "team-a"), nil)
+	m, v := handlers()
+	budget := NewLargeReviewBudget()
+	mutate, validate := guard(m, budget), guard(v, budget)
+	post := func(h http.Handler, body []byte, chunked bool) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if chunked {
+			req.ContentLength = -1
+		}
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	// The burst is one full-size review: five of ~205 kB fit, the sixth not.
+	passed := 0
+	for i := range 8 {
+		rec := post([]http.Handler{mutate, validate}[i%2], large, i%3 == 2)
+		switch rec.Code {
+		case http.StatusOK:
+			if !strings.Contains(rec.Body.String(), `"allowed":true`) {
+				t.Fatalf("review %d within the budget: %s", i, rec.Body.String())
+			}
+			passed++
+		case http.StatusTooManyRequests:
+			if got := rec.Header().Get("Retry-After"); got != "1" {
+				t.Errorf("Retry-After = %q, want 1", got)
+			}
+			want := fmt.Sprintf("the AdmissionReview is %d bytes: reviews over 65536 bytes share a budget of 131072 bytes/s, spent now", len(large))
+			if !strings.Contains(rec.Body.String(), want) {
+				t.Errorf("429 body %q, want it to contain %q", rec.Body.String(), want)
+			}
+		default:
+			t.Fatalf("review %d: status %d: %s", i, rec.Code, rec.Body.String())
+		}
+	}
+	if want := MaxReviewBytes / len(large); passed != want {
+		t.Errorf("%d large reviews passed at once, want %d (the burst)", passed, want)
+	}
+	for _, h := range []http.Handler{mutate, validate} {
+		if rec := post(h, small, false); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"allowed":true`) {
+			t.Errorf("small review after the budget is spent: %d %s", rec.Code, rec.Body.String())
+		}
 	}
 }

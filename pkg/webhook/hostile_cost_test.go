@@ -12,7 +12,7 @@ import (
 // make one CPU spend per request.
 func BenchmarkHostileReview(b *testing.B) {
 	m, v := handlers()
-	hs := map[string]http.Handler{"mutate": guard(m), "validate": guard(v)}
+	hs := map[string]http.Handler{"mutate": guard(m, nil), "validate": guard(v, nil)}
 	for name, body := range hostileBodies(b) {
 		for hn, h := range hs {
 			b.Run(name+"/"+hn, func(b *testing.B) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"golang.org/x/time/rate"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
@@ -95,9 +96,10 @@ func TLSOpts(minVersion string, enableHTTP2 bool) ([]func(*tls.Config), error) {
 // through a DefaultServer, so controller-runtime's per-path metrics stay;
 // this type serves that mux itself.
 type Server struct {
-	inner crwebhook.Server // Register and metrics only; never started
-	mux   *http.ServeMux
-	o     Options
+	inner  crwebhook.Server // Register and metrics only; never started
+	mux    *http.ServeMux
+	o      Options
+	budget *rate.Limiter // for large reviews, shared by the hooks
 
 	mu      sync.Mutex
 	serving bool // listening and not shutting down
@@ -115,7 +117,7 @@ func NewServer(o Options) (*Server, error) {
 	o.WriteTimeout = cmpOr(o.WriteTimeout, DefaultWriteTimeout)
 	o.ShutdownTimeout = cmpOr(o.ShutdownTimeout, DefaultShutdownTimeout)
 	mux := http.NewServeMux()
-	return &Server{inner: crwebhook.NewServer(crwebhook.Options{WebhookMux: mux}), mux: mux, o: o}, nil
+	return &Server{inner: crwebhook.NewServer(crwebhook.Options{WebhookMux: mux}), mux: mux, o: o, budget: NewLargeReviewBudget()}, nil
 }
 
 func cmpOr(d, def time.Duration) time.Duration {
@@ -127,7 +129,7 @@ func cmpOr(d, def time.Duration) time.Duration {
 
 // Register serves hook at path; admission hooks get the envelope guard.
 func (s *Server) Register(path string, hook http.Handler) {
-	s.inner.Register(path, guard(hook))
+	s.inner.Register(path, guard(hook, s.budget))
 }
 
 // NeedLeaderElection is false: every replica serves.
