@@ -16,7 +16,7 @@ import (
 // synchronization. Everywhere else a test waits by polling state or output
 // (wait.PollUntilContextTimeout) or on a channel.
 var sleepAllowed = map[string]map[string]string{
-	"pkg/webhook/bench_test.go": {"fire": "open-loop load: each request waits for its scheduled send time"},
+	"pkg/webhook/bench_test.go": {"fireTagged": "open-loop load: each request waits for its scheduled send time"},
 }
 
 // skipAllowed names the test files that may call Skip, and why the skip
