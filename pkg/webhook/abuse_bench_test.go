@@ -283,9 +283,9 @@ func BenchmarkAdmissionAbuse(b *testing.B) {
 	}()
 	go func() { // the attacker's switch
 		defer wg.Done()
-		for on := false; ; on = !on {
-			switchTo(on)
-			phase.Store(map[bool]int32{false: 0, true: 1}[on])
+		for on := int32(0); ; on = 1 - on {
+			switchTo(on == 1)
+			phase.Store(on)
 			select {
 			case <-done:
 				switchTo(false)

@@ -36,8 +36,8 @@ const MaxReviewBytes = 1 << 20
 // webhook's one CPU for some 30 ms while the small ones wait. A DGDR review
 // is a few kB; those over LargeReviewBytes share a budget of
 // LargeReviewRate bytes a second (a burst of one full-size review), so an
-// attacker can spend at most ~1 % of the CPU; beyond it they get 429 with
-// Retry-After, which the API server's client honours.
+// attacker can spend at most ~0.4 % of the CPU; beyond it they get 429
+// with Retry-After, for a client that retries.
 const (
 	LargeReviewBytes = 64 << 10
 	LargeReviewRate  = 128 << 10
